@@ -1,0 +1,51 @@
+"""Typed errors. The CLI turns each into one line and a non-zero exit code."""
+
+from __future__ import annotations
+
+
+class MlipBenchError(Exception):
+    """Base class: a problem the user can fix. ``str(err)`` is the one-line message."""
+
+    exit_code: int = 1
+
+
+class ConfigError(MlipBenchError):
+    """A config, card, sweep file or command-line option is invalid."""
+
+    exit_code = 2
+
+
+class DatasetError(MlipBenchError):
+    """Unknown dataset, missing store, malformed data file."""
+
+    exit_code = 3
+
+
+class DownloadError(DatasetError):
+    """A download failed (network, truncated archive, unsafe archive member)."""
+
+    exit_code = 4
+
+
+class ChecksumError(DownloadError):
+    """A downloaded or mirrored file does not have the sha256 its card pins."""
+
+    exit_code = 5
+
+
+class ModelError(MlipBenchError):
+    """Unknown model name or a model that cannot be built from its config."""
+
+    exit_code = 6
+
+
+class TrainingError(MlipBenchError):
+    """Training diverged (NaN / exploding loss) or a checkpoint cannot be used."""
+
+    exit_code = 7
+
+
+class ResultsError(MlipBenchError):
+    """A run record fails schema validation or would be overwritten."""
+
+    exit_code = 8

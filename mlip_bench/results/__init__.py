@@ -1,0 +1,1 @@
+"""Run records: the schema-versioned JSON each run writes, and reading them back."""

@@ -1,0 +1,105 @@
+"""`RunRecord`: what one training run measured, as validated, schema-versioned data.
+
+Units are in the field names: ``*_mev`` per molecule/structure, ``*_mev_per_atom``,
+``*_mev_per_a`` per force component (meV/Å).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+
+class TestMetrics(BaseModel):
+    """Errors on one evaluation set (test frames, EMA weights)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_frames: int
+    energy_mae_mev: float
+    energy_rmse_mev: float
+    energy_mae_mev_per_atom: float
+    energy_rmse_mev_per_atom: float
+    force_mae_mev_per_a: float
+    force_rmse_mev_per_a: float
+    #: per-element force MAE (meV/Å), keyed by chemical symbol
+    force_mae_mev_per_a_by_element: dict[str, float] = Field(default_factory=dict)
+
+
+class DatasetRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str  # variant name, e.g. "md17/aspirin"
+    store_sha256: str
+    provenance: str = ""  # "download" | "imported" | "imported-subset" | "embedded"
+    level_of_theory: str = ""
+
+
+class SplitRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str  # e.g. "default" or "rmd17-official-1"
+    sha256: str
+    seed: int
+    n_train: int
+    n_val: int
+    n_test: int
+
+
+class Timings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    train_seconds: float
+    eval_seconds: float = 0.0
+    steps: int
+    epochs: int
+    seconds_per_step: float = 0.0
+
+
+class Environment(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    hostname: str = ""
+    platform: str = ""
+    cpu: str = ""
+    gpu: str = ""
+    device: str = "cpu"
+    threads: int = 0
+    python: str = ""
+    packages: dict[str, str] = Field(default_factory=dict)
+    git_commit: str = ""
+    git_dirty: bool = False
+
+
+class RunRecord(BaseModel):
+    """One run: model x dataset x split x n_train x seed x protocol."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    run_id: str
+    status: Literal["complete", "failed"] = "complete"
+    error: str = ""
+    created: str  # ISO 8601 UTC
+    model: str  # variant name, e.g. "nequip-l1"
+    model_family: str  # registered network, e.g. "nequip"
+    model_config_full: dict[str, Any]
+    l_max: int | None = None
+    n_parameters: int = 0
+    dataset: DatasetRef
+    split: SplitRef
+    n_train: int
+    seed: int
+    protocol: str
+    protocol_config: dict[str, Any] = Field(default_factory=dict)
+    #: evaluation sets by name; "test" is always there for a complete run
+    metrics: dict[str, TestMetrics] = Field(default_factory=dict)
+    timings: Timings | None = None
+    environment: Environment = Field(default_factory=Environment)
+    command: str = ""
+    #: small per-run artefacts for the leaderboard (parity-plot samples): lists of floats
+    parity: dict[str, list[float]] = Field(default_factory=dict)
+    notes: str = ""
