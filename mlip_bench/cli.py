@@ -27,9 +27,15 @@ def _root(
 
 
 def _register_commands() -> None:
-    from mlip_bench.commands import data_commands, leaderboard_commands, run_commands, sweep_commands
+    from mlip_bench.commands import (
+        data_commands,
+        import_commands,
+        leaderboard_commands,
+        run_commands,
+        sweep_commands,
+    )
 
-    for module in (data_commands, run_commands, leaderboard_commands, sweep_commands):
+    for module in (data_commands, import_commands, run_commands, leaderboard_commands, sweep_commands):
         module.register(app)
 
 
