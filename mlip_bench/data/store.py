@@ -337,7 +337,12 @@ class Store:
 
         if self._h5 is None or self._pid != os.getpid():
             try:
-                self._h5 = h5py.File(self.path, "r", locking=False)
+                try:
+                    self._h5 = h5py.File(self.path, "r")
+                except OSError as exc:  # file systems without locks (NFS, read-only media)
+                    if "lock" not in str(exc).lower():
+                        raise
+                    self._h5 = h5py.File(self.path, "r", locking=False)
             except OSError as exc:
                 raise DatasetError(
                     f"{self.path}: cannot read store ({str(exc).splitlines()[0]}); "
