@@ -1,0 +1,390 @@
+"""Verified downloads of the official dataset files.
+
+A file is streamed to ``<root>/downloads/<name>.part`` (with a progress bar), its sha256 is
+checked against the card (or against the hash recorded on the first download, in
+``<root>/pins.json``) and only then renamed to ``<name>``. A ``.part`` left by an interrupted
+download is resumed with an HTTP ``Range`` request when the server allows it. A mirror (a local
+directory or a base URL holding the official files under their card file names) replaces the
+official URLs: ``--mirror`` or ``$MLIP_BENCH_MIRROR``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+from mlip_bench.data.cards import DatasetCard, SourceFile
+from mlip_bench.data.catalog import data_root, downloads_dir
+from mlip_bench.errors import ChecksumError, DownloadError
+
+MIRROR_ENV = "MLIP_BENCH_MIRROR"
+_CHUNK = 1 << 20
+_TIMEOUT_S = 60.0
+USER_AGENT = "mlip-bench (dataset download)"
+
+Warn = Callable[[str], None]
+
+
+def _default_warn(message: str) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What :func:`fetch_file` did. ``pinned``: the card (or pins.json) gave the expected hash."""
+
+    path: Path
+    sha256: str
+    source: str
+    pinned: bool
+    downloaded: bool
+    resumed_from: int = 0
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# -- pins.json ---------------------------------------------------------------------------------
+
+
+def pins_path(root: str | os.PathLike[str] | None = None) -> Path:
+    return data_root(root) / "pins.json"
+
+
+def load_pins(root: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """{"<card>/<file name>": sha256} recorded on first downloads of unpinned files."""
+    path = pins_path(root)
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise DownloadError(f"{path} is not valid JSON; fix or delete it (it only caches recorded hashes)") from None
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def record_pin(key: str, sha256: str, root: str | os.PathLike[str] | None = None) -> None:
+    """Record ``sha256`` for ``key`` in pins.json (atomically)."""
+    pins = load_pins(root)
+    pins[key] = sha256
+    _write_json_atomic(pins_path(root), pins)
+
+
+def forget_pin(key: str, root: str | os.PathLike[str] | None = None) -> None:
+    """Drop a recorded hash (used when a file that was recorded turns out to be corrupt)."""
+    pins = load_pins(root)
+    if pins.pop(key, None) is not None:
+        _write_json_atomic(pins_path(root), pins)
+
+
+def pin_key(card: DatasetCard, file: SourceFile) -> str:
+    return f"{card.name}/{file.name}"
+
+
+def expected_sha256(card: DatasetCard, file: SourceFile, root: str | os.PathLike[str] | None = None) -> str | None:
+    """The card's sha256, else the one recorded on the first download, else None."""
+    return file.sha256 or load_pins(root).get(pin_key(card, file))
+
+
+# -- sources -----------------------------------------------------------------------------------
+
+
+def resolve_mirror(mirror: str | None) -> str | None:
+    """``mirror`` or ``$MLIP_BENCH_MIRROR`` (empty means none)."""
+    value = mirror if mirror else os.environ.get(MIRROR_ENV, "")
+    return value.strip() or None
+
+
+def _is_url(text: str) -> bool:
+    return urllib.parse.urlparse(text).scheme in ("http", "https", "file")
+
+
+def candidate_sources(file: SourceFile, mirror: str | None) -> list[str]:
+    """Where to fetch ``file`` from: the mirror only when one is set, else URL then alternates."""
+    if mirror:
+        if _is_url(mirror):
+            return [mirror.rstrip("/") + "/" + urllib.parse.quote(file.name)]
+        directory = Path(mirror).expanduser()
+        if not directory.is_dir():
+            raise DownloadError(f"mirror {mirror!r} is neither a directory nor an http(s) URL")
+        return [str(directory / file.name)]
+    return [file.url, *file.alternates]
+
+
+def _open_source(source: str, offset: int) -> tuple[BinaryIO, int | None, int]:
+    """Open ``source`` from byte ``offset`` if it allows it. Returns (stream, total size or None,
+    offset actually honoured: 0 when the server ignored the range)."""
+    if not _is_url(source):
+        path = Path(source)
+        if not path.is_file():
+            raise DownloadError(f"mirror has no file {path.name!r} (looked for {path})")
+        handle = open(path, "rb")
+        size = path.stat().st_size
+        start = offset if 0 < offset <= size else 0
+        handle.seek(start)
+        return handle, size, start
+    request = urllib.request.Request(source, headers={"User-Agent": USER_AGENT})
+    if offset > 0:
+        request.add_header("Range", f"bytes={offset}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=_TIMEOUT_S)  # noqa: S310 (http/https only)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 416 and offset > 0:  # the partial file is not a prefix we can extend
+            return _open_source(source, 0)
+        raise DownloadError(f"{source}: HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DownloadError(f"{source}: cannot connect ({reason}); use --mirror DIR_OR_URL offline") from None
+    length = response.headers.get("Content-Length")
+    if response.status == 206 and offset > 0:
+        content_range = response.headers.get("Content-Range", "")
+        try:
+            start = int(content_range.split()[1].split("-")[0])
+            total = int(content_range.split("/")[1])
+        except (IndexError, ValueError):
+            start, total = -1, None
+        if start != offset:
+            response.close()
+            return _open_source(source, 0)
+        return response, total, offset
+    total = int(length) if length and length.isdigit() else None
+    return response, total, 0
+
+
+def _progress(enabled: bool):
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not enabled,
+    )
+
+
+def _stream_to_part(source: str, part: Path, label: str, progress: bool) -> int:
+    """Append/write ``source`` into ``part``; return the byte offset resumed from."""
+    offset = part.stat().st_size if part.is_file() else 0
+    stream, total, start = _open_source(source, offset)
+    mode = "ab" if start > 0 else "wb"
+    written = start
+    try:
+        with stream, open(part, mode) as out, _progress(progress) as bar:
+            task = bar.add_task(label, total=total, completed=start)
+            while True:
+                try:
+                    block = stream.read(_CHUNK)
+                except (OSError, ValueError) as exc:
+                    raise DownloadError(
+                        f"{source}: connection lost after {written} bytes ({exc}); rerun to resume"
+                    ) from None
+                if not block:
+                    break
+                out.write(block)
+                written += len(block)
+                bar.update(task, completed=written)
+    except DownloadError:
+        raise
+    except OSError as exc:
+        raise DownloadError(f"cannot write {part}: {exc}") from None
+    if total is not None and written < total:
+        raise DownloadError(
+            f"{source}: connection closed after {written} of {total} bytes; rerun the same command to resume"
+        )
+    return start
+
+
+def fetch_file(
+    card: DatasetCard,
+    file: SourceFile,
+    root: str | os.PathLike[str] | None = None,
+    mirror: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    warn: Warn | None = None,
+) -> FetchResult:
+    """Make ``<root>/downloads/<file.name>`` a verified copy of an official file.
+
+    An existing file whose hash matches is kept (no download) unless ``force``. The new copy goes
+    to ``<name>.part`` (resumed by HTTP Range when possible), is checked against the card's
+    sha256 / size (or the hash recorded in pins.json) and renamed. On a mismatch the ``.part`` is
+    deleted, any earlier good file is kept, and ``ChecksumError`` is raised. An unpinned file has
+    its hash recorded in pins.json, with a warning.
+    """
+    warn = warn or _default_warn
+    mirror = resolve_mirror(mirror)
+    key = pin_key(card, file)
+    expected = expected_sha256(card, file, root)
+    dest = downloads_dir(root) / file.name
+    part = dest.with_name(dest.name + ".part")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+
+    if dest.is_file() and not force:
+        actual = sha256_file(dest)
+        if expected is None:
+            record_pin(key, actual, root)
+            warn(f"{file.name} is not pinned on the {card.name} card; recorded sha256 {actual} in {pins_path(root)}")
+            return FetchResult(dest, actual, str(dest), pinned=False, downloaded=False)
+        if actual == expected:
+            return FetchResult(dest, actual, str(dest), pinned=True, downloaded=False)
+        warn(f"{dest} has sha256 {actual}, expected {expected}; downloading it again")
+
+    errors: list[str] = []
+    for source in candidate_sources(file, mirror):
+        try:
+            resumed = _stream_to_part(source, part, file.name, progress)
+        except ChecksumError:
+            raise
+        except DownloadError as exc:
+            errors.append(str(exc))
+            continue
+        actual = sha256_file(part)
+        size = part.stat().st_size
+        problem = None
+        if expected is not None and actual != expected:
+            problem = f"sha256 {actual}, expected {expected}"
+        elif file.size is not None and size != file.size:
+            problem = f"{size} bytes, the card says {file.size}"
+        if problem:
+            part.unlink(missing_ok=True)
+            kept = f"; the earlier good {dest.name} was kept" if dest.is_file() else ""
+            raise ChecksumError(
+                f"{file.name} from {source} has {problem}; deleted the partial file{kept}. "
+                "Check the mirror / URL, then rerun"
+            )
+        os.replace(part, dest)
+        if expected is None:
+            record_pin(key, actual, root)
+            warn(
+                f"{file.name} is not pinned on the {card.name} card; recorded sha256 {actual} "
+                f"in {pins_path(root)} (compare it with a trusted copy)"
+            )
+        return FetchResult(dest, actual, source, pinned=expected is not None, downloaded=True, resumed_from=resumed)
+    raise DownloadError(f"could not download {file.name}: " + " | ".join(errors))
+
+
+def discard_download(card: DatasetCard, file: SourceFile, root: str | os.PathLike[str] | None = None) -> None:
+    """Delete a downloaded file that turned out unusable, and its recorded (not card) pin."""
+    (downloads_dir(root) / file.name).unlink(missing_ok=True)
+    if file.sha256 is None:
+        forget_pin(pin_key(card, file), root)
+
+
+# -- the whole download path -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DownloadOutcome:
+    """Result of :func:`download_variant`. ``skipped``: the store was already complete."""
+
+    variant: str
+    store: Path
+    skipped: bool
+    fetch: FetchResult | None = None
+    reason: str = ""
+
+
+def _existing_store(path: Path, warn: Warn) -> "dict | None":
+    """attrs of a complete store at ``path``, None when absent or unreadable (then it is redone)."""
+    if not path.is_file():
+        return None
+    from mlip_bench.data.store import Store
+    from mlip_bench.errors import DatasetError
+
+    try:
+        store = Store(path)
+        try:
+            return dict(store.attrs)
+        finally:
+            store.close()
+    except DatasetError as exc:
+        warn(f"{path} is incomplete ({exc}); converting again")
+        return None
+
+
+def download_variant(
+    variant: str,
+    root: str | os.PathLike[str] | None = None,
+    mirror: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    warn: Warn | None = None,
+) -> DownloadOutcome:
+    """Download, verify, extract and convert one dataset variant into its canonical store.
+
+    A no-op when a complete store already exists (``force`` redoes download and conversion).
+    An imported store at the same name is left alone unless ``force``.
+    """
+    from mlip_bench.data.archive import extract_archive
+    from mlip_bench.data.cards import load_card
+    from mlip_bench.data.catalog import resolve_variant, store_path
+    from mlip_bench.data.convert import convert_variant
+
+    warn = warn or _default_warn
+    variant = resolve_variant(variant, root=root)
+    card = load_card(variant.split("/")[0])
+    source = card.variant_source(variant)
+    file = card.file(source.file)
+    dest = store_path(variant, root)
+    if not force:
+        attrs = _existing_store(dest, warn)
+        if attrs is not None:
+            provenance = attrs.get("provenance", "")
+            reason = "already downloaded"
+            if provenance != "download":
+                reason = f"a store with provenance {provenance!r} exists; --force replaces it with the download"
+            return DownloadOutcome(variant, dest, skipped=True, reason=reason)
+
+    fetched = fetch_file(card, file, root=root, mirror=mirror, force=force, progress=progress, warn=warn)
+    wanted = [m.path for m in source.members]
+    wanted += [p for parts in source.official_splits.values() for p in parts.values()]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".extract-", dir=downloads_dir(root)))
+    try:
+        if file.archive == "none":
+            members = {m: fetched.path for m in wanted}
+        else:
+            try:
+                members = extract_archive(fetched.path, file.archive, scratch, wanted)
+            except DownloadError:
+                if not fetched.pinned:  # the recorded hash is of a bad file: forget both
+                    discard_download(card, file, root)
+                raise
+        convert_variant(card, variant, members, dest, {file.name: fetched.sha256}, source_url=fetched.source)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return DownloadOutcome(variant, dest, skipped=False, fetch=fetched)
