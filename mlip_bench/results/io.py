@@ -1,0 +1,118 @@
+"""Run records on disk: ``<out>/records/<run_id>.json``, written atomically, never overwritten
+silently; read back as validated :class:`RunRecord` objects or one pandas DataFrame."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+from pydantic import ValidationError
+
+from mlip_bench.errors import ResultsError
+from mlip_bench.results.schema import RunRecord
+
+RECORDS_DIR = "records"
+
+
+def record_path(out_dir: Path, run_id: str) -> Path:
+    """Where the record of ``run_id`` lives under ``out_dir``."""
+    return Path(out_dir) / RECORDS_DIR / f"{run_id}.json"
+
+
+def write_record(record: RunRecord, out_dir: Path, overwrite: bool = False) -> Path:
+    """Write ``record`` to ``<out_dir>/records/<run_id>.json`` atomically.
+
+    An existing record is replaced only with ``overwrite=True`` (``ResultsError`` otherwise).
+    """
+    path = record_path(out_dir, record.run_id)
+    if path.exists() and not overwrite:
+        raise ResultsError(f"record {path} already exists; delete it (or pass overwrite) to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(record.model_dump(mode="json"), indent=1, allow_nan=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def read_record(path: Path) -> RunRecord:
+    """One record (``ResultsError`` naming the file and field if it does not validate)."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ResultsError(f"{path}: not a readable JSON record ({err})") from None
+    try:
+        return RunRecord.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise ResultsError(f"{path}: field {loc!r}: {first['msg']}") from None
+
+
+def _record_files(paths: Iterable[Path | str]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            sub = p / RECORDS_DIR
+            files.extend(sorted((sub if sub.is_dir() else p).rglob("*.json")))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise ResultsError(f"{p} does not exist; pass a results folder or record files")
+    return [f for f in files if not f.name.startswith(".")]
+
+
+def load_records(paths: Iterable[Path | str] | Path | str) -> list[RunRecord]:
+    """Records from files and/or folders (a folder: its ``records/`` or all ``*.json`` below it)."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    return [read_record(f) for f in _record_files(paths)]
+
+
+def records_dataframe(paths: Iterable[Path | str] | Path | str, split: str = "test"):
+    """One row per record with its identity, ``split`` metrics, timings and parameter count."""
+    import pandas as pd
+
+    rows = []
+    for r in load_records(paths):
+        row = {
+            "run_id": r.run_id,
+            "status": r.status,
+            "model": r.model,
+            "model_family": r.model_family,
+            "l_max": r.l_max,
+            "dataset": r.dataset.name,
+            "store_sha256": r.dataset.store_sha256,
+            "split": r.split.name,
+            "split_sha256": r.split.sha256,
+            "n_train": r.n_train,
+            "seed": r.seed,
+            "protocol": r.protocol,
+            "n_parameters": r.n_parameters,
+            "created": r.created,
+        }
+        m = r.metrics.get(split)
+        if m is not None:
+            row.update({k: v for k, v in m.model_dump().items() if k != "force_mae_mev_per_a_by_element"})
+        if r.timings is not None:
+            row.update(
+                train_seconds=r.timings.train_seconds,
+                eval_seconds=r.timings.eval_seconds,
+                steps=r.timings.steps,
+                epochs=r.timings.epochs,
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,85 @@
+"""Atomic training checkpoints: everything needed to continue a run bit for bit.
+
+A checkpoint (``last.pt`` in a run's checkpoint folder) holds the potential's payload (config,
+statistics, raw weights), the EMA state, the best EMA weights so far, optimiser and scheduler
+states, the RNG states of torch, numpy and python and of the training-data shuffler, the step
+and epoch counters, the best validation loss, the training seconds spent and a fingerprint of
+the run's inputs (so a checkpoint from a different config is never resumed by mistake).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mlip_bench.errors import TrainingError
+
+CHECKPOINT_FORMAT = 1
+LAST = "last.pt"
+BEST_MODEL = "best_model.pt"
+
+
+def atomic_torch_save(obj: Any, path: Path) -> Path:
+    """``torch.save`` to a temp file in the same folder, fsync, then ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def rng_states(shuffle_generator: torch.Generator) -> dict[str, Any]:
+    """RNG states of torch, numpy, python and the data shuffler."""
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+        "shuffle": shuffle_generator.get_state(),
+    }
+
+
+def restore_rng_states(states: dict[str, Any], shuffle_generator: torch.Generator) -> None:
+    """Inverse of :func:`rng_states`."""
+    torch.set_rng_state(states["torch"])
+    np.random.set_state(states["numpy"])
+    random.setstate(states["python"])
+    shuffle_generator.set_state(states["shuffle"])
+
+
+def save_checkpoint(state: dict[str, Any], directory: Path) -> Path:
+    """Write ``state`` as ``<directory>/last.pt`` atomically; returns the path."""
+    state = dict(state, format=CHECKPOINT_FORMAT)
+    return atomic_torch_save(state, Path(directory) / LAST)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` (``TrainingError`` if unusable)."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # truncated or foreign file
+        raise TrainingError(f"checkpoint {path} cannot be read ({type(err).__name__}); delete it to start over") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise TrainingError(f"{path} is not an mlip-bench training checkpoint; delete it to start over")
+    return state
+
+
+def find_checkpoint(directory: Path) -> Path | None:
+    """``<directory>/last.pt`` if it exists."""
+    path = Path(directory) / LAST
+    return path if path.is_file() else None

@@ -1,0 +1,249 @@
+"""One cell of a learning curve: model x dataset x n_train x seed x protocol -> a RunRecord.
+
+``run_cell`` resolves the dataset variant, opens its store, makes (or loads) the seeded split,
+takes the first ``n_train`` frames of the training pool, fits the normalisation statistics on
+them, builds the potential, trains it (resuming ``<out>/checkpoints/<run_id>/last.pt`` when a
+previous attempt was killed), evaluates the best EMA weights on the test set and writes
+``<out>/records/<run_id>.json``. A complete record is returned as it is; a failed one is never
+replaced silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mlip_bench.errors import ConfigError, ResultsError, TrainingError
+from mlip_bench.results.schema import DatasetRef, RunRecord, SplitRef, Timings
+
+CHECKPOINTS_DIR = "checkpoints"
+
+
+def run_id(model: str, dataset: str, n_train: int, seed: int, protocol: str) -> str:
+    """A file-name-safe identifier, e.g. ``nequip-l1__md17-aspirin__n50__s0__cpu``."""
+    parts = [model, dataset.replace("/", "-"), f"n{int(n_train)}", f"s{int(seed)}", protocol]
+    return "__".join(re.sub(r"[^A-Za-z0-9.+_-]", "-", p) for p in parts)
+
+
+def checkpoint_dir(out_dir: Path, rid: str) -> Path:
+    """Folder of the training checkpoints of run ``rid``."""
+    return Path(out_dir) / CHECKPOINTS_DIR / rid
+
+
+def seed_everything(seed: int) -> None:
+    """Seed torch, numpy and python's ``random``."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def _split_overrides(overrides: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Split ``overrides`` into (protocol fields, model-config fields, tag for the run id)."""
+    from mlip_bench.train.protocols import Protocol
+
+    overrides = dict(overrides or {})
+    model_over = dict(overrides.pop("model", None) or {})
+    unknown = [k for k in overrides if k not in Protocol.model_fields]
+    if unknown:
+        raise ConfigError(
+            f"unknown override(s) {', '.join(unknown)}; use protocol fields "
+            f"({', '.join(sorted(Protocol.model_fields)[:6])}, ...) or a 'model' dict"
+        )
+    tag = ""
+    if overrides or model_over:
+        blob = json.dumps({"protocol": overrides, "model": model_over}, sort_keys=True, default=str)
+        tag = "+" + hashlib.sha256(blob.encode()).hexdigest()[:8]
+    return overrides, model_over, tag
+
+
+def _fingerprint(parts: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def run_cell(
+    model: str,
+    dataset: str,
+    n_train: int,
+    seed: int,
+    protocol: str,
+    out_dir: Path,
+    root: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> RunRecord:
+    """Train and evaluate one run and write its record (see module doc). Idempotent.
+
+    ``overrides``: protocol fields to change (e.g. ``{"max_steps": 100}``) and/or ``{"model":
+    {...}}`` for model-config fields; a run with overrides gets ``+<hash>`` after its protocol
+    name so it never mixes with the preset's runs.
+    """
+    from mlip_bench.data.catalog import open_store, resolve_variant
+    from mlip_bench.models.registry import load_model_config
+    from mlip_bench.results.io import read_record, record_path
+    from mlip_bench.train.protocols import load_protocol
+
+    out_dir = Path(out_dir)
+    protocol_over, model_over, tag = _split_overrides(overrides)
+    protocol_label = protocol + tag
+    variant = resolve_variant(dataset, root=root)
+    rid = run_id(model, variant, n_train, seed, protocol_label)
+    existing = record_path(out_dir, rid)
+    if existing.exists():
+        record = read_record(existing)
+        if record.status == "complete":
+            return record
+        raise ResultsError(f"run {rid} failed earlier ({record.error}); delete {existing} to try again")
+
+    config = load_model_config(model, **model_over)  # ModelError for unknown models
+    card = _card_or_none(variant)
+    store = open_store(variant, root=root)
+    kind = card.kind if card is not None else _kind_of(store)
+    proto = load_protocol(protocol, kind, **protocol_over)
+    split = _load_split(store, card, seed, root)
+    n_pool = len(split.train_pool)
+    if n_train < 1 or n_train > n_pool:
+        raise ConfigError(
+            f"--n-train {n_train} does not fit {variant}: its training pool has {n_pool} frames; "
+            f"use 1..{n_pool}"
+        )
+    return _train_and_record(
+        rid, config, proto, protocol_label, variant, card, store, split, n_train, seed, out_dir, progress
+    )
+
+
+def _card_or_none(variant: str):
+    """The dataset card of ``variant``, or None for an imported dataset without a card."""
+    from mlip_bench.data.cards import list_cards, load_card
+
+    base = variant.split("/")[0]
+    return load_card(base) if base in list_cards() else None
+
+
+def _kind_of(store) -> str:
+    """'periodic' when the store's first frame is periodic, else 'molecule'."""
+    return "periodic" if store.frame(0).is_periodic else "molecule"
+
+
+def _load_split(store, card, seed: int, root):
+    from mlip_bench.data.splits import load_or_create_split
+
+    return load_or_create_split(store, card=card, seed=seed, root=root)
+
+
+def _graphs(store, indices, r_max: float, dtype: torch.dtype) -> list:
+    from mlip_bench.data.graphs import frame_to_graph
+
+    return [frame_to_graph(f, r_max, dtype) for f in store.frames([int(i) for i in indices])]
+
+
+def _train_and_record(rid, config, proto, protocol_label, variant, card, store, split, n_train, seed,
+                      out_dir: Path, progress: bool) -> RunRecord:
+    from mlip_bench.models.potential import DatasetStatistics
+    from mlip_bench.models.registry import build_potential
+    from mlip_bench.results.environment import collect_environment
+    from mlip_bench.results.io import write_record
+    from mlip_bench.train.evaluate import evaluate_potential
+    from mlip_bench.train.trainer import Trainer
+
+    torch.set_default_dtype(torch.float32)
+    train_idx = [int(i) for i in split.train_pool[:n_train]]
+    val_idx = [int(i) for i in split.val]
+    if proto.max_val_frames:
+        val_idx = val_idx[: proto.max_val_frames]
+    test_idx = [int(i) for i in split.test]
+    if proto.max_test_frames:
+        test_idx = test_idx[: proto.max_test_frames]
+    if not test_idx:
+        raise ConfigError(f"the split of {variant} has no test frames")
+
+    train_frames = store.frames(train_idx)
+    statistics = DatasetStatistics.from_frames(train_frames, config.r_max, species=[int(z) for z in store.species])
+    seed_everything(seed)
+    potential = build_potential(config, statistics)
+    dtype = config.torch_dtype
+    from mlip_bench.data.graphs import frame_to_graph
+
+    train_graphs = [frame_to_graph(f, config.r_max, dtype) for f in train_frames]
+    val_graphs = _graphs(store, val_idx, config.r_max, dtype)
+    fingerprint = _fingerprint(
+        {
+            "model": config.model_dump(),
+            "protocol": proto.model_dump(),
+            "store": store.sha256,
+            "split": split.sha256,
+            "n_train": n_train,
+            "seed": seed,
+        }
+    )
+    ckpt = checkpoint_dir(out_dir, rid)
+    trainer = Trainer(
+        potential, proto, train_graphs, val_graphs, ckpt, seed=seed, fingerprint=fingerprint,
+        progress=progress, label=rid,
+    )
+    base = dict(
+        run_id=rid,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        model=config.name,
+        model_family=config.model,
+        model_config_full=config.model_dump(),
+        l_max=config.hyperparameters.get("l_max"),
+        n_parameters=int(sum(p.numel() for p in potential.parameters() if p.requires_grad)),
+        dataset=DatasetRef(
+            name=variant,
+            store_sha256=store.sha256,
+            provenance=str(store.attrs.get("provenance", "")),
+            level_of_theory=str(store.attrs.get("level_of_theory", "") or (card.level_of_theory if card else "")),
+        ),
+        split=SplitRef(
+            name=str(getattr(split, "name", "default")),
+            sha256=split.sha256,
+            seed=int(getattr(split, "seed", seed)),
+            n_train=n_train,
+            n_val=len(val_idx),
+            n_test=len(test_idx),
+        ),
+        n_train=n_train,
+        seed=seed,
+        protocol=protocol_label,
+        protocol_config=proto.model_dump(mode="json"),
+        environment=collect_environment("cpu"),
+        command=" ".join(sys.argv) if sys.argv else "",
+    )
+    try:
+        result = trainer.fit()
+    except TrainingError as err:
+        record = RunRecord(status="failed", error=str(err), **base)
+        write_record(record, out_dir)
+        raise
+    trainer.load_best_weights()
+    started = time.perf_counter()
+    test_graphs = _graphs(store, test_idx, config.r_max, dtype)
+    metrics, parity = evaluate_potential(potential, test_graphs, proto.eval_batch_size)
+    eval_seconds = time.perf_counter() - started
+    record = RunRecord(
+        metrics={"test": metrics},
+        parity=parity,
+        timings=Timings(
+            train_seconds=result.train_seconds,
+            eval_seconds=eval_seconds,
+            steps=result.steps,
+            epochs=result.epochs,
+            seconds_per_step=result.train_seconds / max(result.steps, 1),
+        ),
+        notes=f"stopped: {result.stop_reason}; best validation epoch {result.best_epoch}"
+        + ("; resumed from a checkpoint" if result.resumed else ""),
+        **base,
+    )
+    write_record(record, out_dir)
+    return record
+

@@ -1,0 +1,163 @@
+"""Training protocols: the paper's recipe (`paper`) and reduced presets (`cpu`, `demo`, `smoke`).
+
+A :class:`Protocol` holds every knob of a training run: loss weights, optimiser, schedule, EMA,
+stopping rules and budgets. Presets are resolved for a dataset kind ("molecule" or "periodic")
+because the paper uses different loss weights, learning rates and batch sizes for each
+(FACTS.md section 4). See docs/protocols.md for which knobs the reduced presets change and why.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlip_bench.errors import ConfigError
+
+DatasetKind = Literal["molecule", "periodic"]
+
+#: special value of ``force_weight``: (mean number of atoms per training structure) squared
+N_ATOMS_SQUARED = "n_atoms_squared"
+
+
+class Protocol(BaseModel):
+    """Every knob of one training run. Epoch-based knobs count passes over the training set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    dataset_kind: DatasetKind = "molecule"
+    # -- loss (on targets divided by the training force RMS, eV/Å) --------------------------------
+    energy_weight: float = Field(1.0, ge=0)
+    #: a number, or "n_atoms_squared" (the paper's choice for periodic systems)
+    force_weight: float | Literal["n_atoms_squared"] = 1000.0
+    # -- optimiser: Adam -------------------------------------------------------------------------
+    learning_rate: float = Field(0.01, gt=0)
+    amsgrad: bool = True
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    batch_size: int = Field(5, ge=1)
+    # -- ReduceLROnPlateau on the validation loss, stepped once per epoch ------------------------
+    scheduler_factor: float = Field(0.8, gt=0, lt=1)
+    scheduler_patience: int = Field(50, ge=0)
+    #: when set, patience = max(scheduler_patience, fraction x budgeted epochs)
+    scheduler_patience_fraction: float | None = None
+    # -- EMA of the weights (evaluation and model selection use the EMA weights) -----------------
+    ema_decay: float = Field(0.99, ge=0, lt=1)
+    ema_use_num_updates: bool = True
+    # -- stopping --------------------------------------------------------------------------------
+    early_stopping_patience: int = Field(1000, ge=1)
+    min_learning_rate: float = 1e-6
+    max_epochs: int = Field(1_000_000, ge=1)
+    max_steps: int | None = Field(None, ge=1)
+    #: optimiser steps by training-set size; sizes in between are interpolated linearly,
+    #: sizes outside the table take the nearest end. Overrides ``max_steps`` when set.
+    steps_by_n_train: dict[int, int] | None = None
+    max_wall_seconds: float | None = Field(None, gt=0)
+    #: stop when a training loss is non-finite or exceeds this factor x the first epoch's mean
+    explode_factor: float = Field(1e4, gt=1)
+    # -- evaluation ------------------------------------------------------------------------------
+    #: evaluate on at most this many test frames (the first ones of the split's shuffled test list)
+    max_test_frames: int | None = Field(None, ge=1)
+    #: validate on at most this many validation frames
+    max_val_frames: int | None = Field(None, ge=1)
+    eval_batch_size: int = Field(16, ge=1)
+    description: str = ""
+
+    def step_budget(self, n_train: int) -> int | None:
+        """Optimiser-step budget for a training set of ``n_train`` frames (None = unbounded)."""
+        if self.steps_by_n_train:
+            sizes = sorted(self.steps_by_n_train)
+            steps = [self.steps_by_n_train[s] for s in sizes]
+            return int(round(float(np.interp(n_train, sizes, steps))))
+        return self.max_steps
+
+    def epochs_per_budget(self, n_train: int) -> int | None:
+        """Epochs the step budget allows for ``n_train`` frames (None when unbounded)."""
+        steps = self.step_budget(n_train)
+        if steps is None:
+            return None
+        steps_per_epoch = max(1, -(-n_train // self.batch_size))
+        return max(1, -(-steps // steps_per_epoch))
+
+    def patience_for(self, n_train: int) -> int:
+        """ReduceLROnPlateau patience in epochs for ``n_train`` frames."""
+        epochs = self.epochs_per_budget(n_train)
+        if self.scheduler_patience_fraction is None or epochs is None:
+            return self.scheduler_patience
+        return max(1, int(round(self.scheduler_patience_fraction * epochs)))
+
+    def resolved_force_weight(self, mean_atoms: float) -> float:
+        """λ_F as a number: ``force_weight`` or (mean atoms per structure)²."""
+        if self.force_weight == N_ATOMS_SQUARED:
+            return float(mean_atoms) ** 2
+        return float(self.force_weight)
+
+
+def _paper(kind: DatasetKind) -> dict[str, Any]:
+    if kind == "periodic":
+        return dict(force_weight=N_ATOMS_SQUARED, learning_rate=0.005, batch_size=1)
+    return dict(force_weight=1000.0, learning_rate=0.01, batch_size=5)
+
+
+#: the cpu preset's step ladder: the same optimiser-step budget for every model
+CPU_STEPS_BY_N_TRAIN = {50: 2000, 100: 3000, 250: 4000, 500: 5000, 1000: 6000}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": dict(
+        description="The paper's recipe (meant for a GPU): train until early stopping or LR < 1e-6.",
+    ),
+    "cpu": dict(
+        description=(
+            "Fixed optimiser-step budget per training size (same for every model), "
+            "scheduler patience 10% of the budgeted epochs, early stopping off, <=1000 test frames."
+        ),
+        steps_by_n_train=CPU_STEPS_BY_N_TRAIN,
+        scheduler_patience_fraction=0.1,
+        scheduler_patience=1,
+        early_stopping_patience=1_000_000,
+        max_test_frames=1000,
+    ),
+    "demo": dict(
+        description="A few hundred steps per size on the embedded ethanol store (mlip-bench demo).",
+        steps_by_n_train={50: 300, 100: 400, 200: 500},
+        scheduler_patience_fraction=0.1,
+        scheduler_patience=1,
+        early_stopping_patience=1_000_000,
+        max_test_frames=200,
+        max_val_frames=25,
+    ),
+    "smoke": dict(
+        description="Tens of steps, to check that a model trains end to end (CI).",
+        max_steps=20,
+        scheduler_patience=2,
+        early_stopping_patience=1_000_000,
+        max_test_frames=20,
+        max_val_frames=10,
+    ),
+}
+
+
+def available_protocols() -> list[str]:
+    """Names of the protocol presets."""
+    return sorted(PRESETS)
+
+
+def load_protocol(name: str, dataset_kind: DatasetKind = "molecule", **overrides: Any) -> Protocol:
+    """The preset ``name`` for ``dataset_kind``, with ``overrides`` applied (``ConfigError`` if bad)."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown protocol {name!r}; choose one of: {', '.join(available_protocols())}")
+    if dataset_kind not in ("molecule", "periodic"):
+        raise ConfigError(f"unknown dataset kind {dataset_kind!r}; use 'molecule' or 'periodic'")
+    values: dict[str, Any] = {"name": name, "dataset_kind": dataset_kind}
+    values.update(_paper(dataset_kind))
+    values.update(PRESETS[name])
+    values.update(overrides)
+    try:
+        return Protocol.model_validate(values)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"protocol {name!r}: field {loc!r}: {first['msg']}") from None

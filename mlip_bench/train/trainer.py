@@ -1,0 +1,342 @@
+"""The training loop: Adam(AMSGrad), ReduceLROnPlateau on validation loss, EMA, budgets,
+per-epoch atomic checkpoints, bit-exact resume, divergence detection, rich progress.
+
+Determinism: the training order comes from a ``torch.Generator`` seeded with the run seed and
+saved in every checkpoint, checkpoints are taken at epoch boundaries only, and everything that
+changes during training (weights, EMA, optimiser, scheduler, RNGs, counters) is restored on
+resume, so a killed and resumed run ends exactly where an uninterrupted one does.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from mlip_bench.data.graphs import collate
+from mlip_bench.errors import TrainingError
+from mlip_bench.train.checkpoint import (
+    BEST_MODEL,
+    atomic_torch_save,
+    find_checkpoint,
+    load_checkpoint,
+    restore_rng_states,
+    rng_states,
+    save_checkpoint,
+)
+from mlip_bench.train.ema import ExponentialMovingAverage
+from mlip_bench.train.loss import EnergyForceLoss
+from mlip_bench.train.protocols import Protocol
+
+
+@dataclass
+class TrainingResult:
+    """What a finished training run did. Losses are in normalised units (see loss.py)."""
+
+    steps: int
+    epochs: int
+    train_seconds: float
+    best_val_loss: float
+    best_epoch: int
+    stop_reason: str
+    resumed: bool = False
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Progress:
+    """A rich progress bar (or nothing) showing epoch, losses, validation MAE and time left."""
+
+    def __init__(self, enabled: bool, total_steps: int | None, label: str):
+        self.enabled = enabled
+        self.bar = None
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(
+            TextColumn("[bold]{task.fields[label]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self.task = self.bar.add_task("train", total=total_steps, label=label, info="")
+
+    def __enter__(self) -> "_Progress":
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def update(self, step: int, info: str | None = None) -> None:
+        if self.bar is not None:
+            fields = {"info": info} if info is not None else {}
+            self.bar.update(self.task, completed=step, **fields)
+
+
+class Trainer:
+    """Trains a :class:`~mlip_bench.models.potential.Potential` on pre-built graphs.
+
+    ``train_graphs``/``val_graphs``: ``Data`` graphs with ``energy`` (eV) and ``forces`` (eV/Å).
+    ``checkpoint_dir`` receives ``last.pt`` after every epoch and ``best_model.pt`` (the best EMA
+    weights as a loadable potential) at the end. ``fingerprint`` identifies the run's inputs;
+    a checkpoint with another fingerprint is refused.
+    """
+
+    def __init__(
+        self,
+        potential: torch.nn.Module,
+        protocol: Protocol,
+        train_graphs: Sequence,
+        val_graphs: Sequence,
+        checkpoint_dir: Path,
+        seed: int = 0,
+        fingerprint: str = "",
+        progress: bool = False,
+        label: str = "train",
+    ):
+        if not len(train_graphs):
+            raise TrainingError("no training frames; use a larger --n-train")
+        if not len(val_graphs):
+            raise TrainingError("no validation frames; the split needs a validation set")
+        self.potential = potential
+        self.protocol = protocol
+        self.train_graphs = list(train_graphs)
+        self.val_graphs = list(val_graphs)
+        self.checkpoint_dir = Path(checkpoint_dir)
+        self.seed = int(seed)
+        self.fingerprint = fingerprint
+        self.progress = progress
+        self.label = label
+        n_train = len(self.train_graphs)
+        self.step_budget = protocol.step_budget(n_train)
+        mean_atoms = float(np.mean([int(g.natoms) for g in self.train_graphs]))
+        self.loss_fn = EnergyForceLoss(
+            protocol.energy_weight,
+            protocol.resolved_force_weight(mean_atoms),
+            float(potential.statistics.force_rms_ev_per_a),
+        )
+        self.optimizer = torch.optim.Adam(
+            potential.parameters(),
+            lr=protocol.learning_rate,
+            betas=tuple(protocol.betas),
+            eps=protocol.eps,
+            weight_decay=protocol.weight_decay,
+            amsgrad=protocol.amsgrad,
+        )
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer, mode="min", factor=protocol.scheduler_factor, patience=protocol.patience_for(n_train)
+        )
+        self.ema = ExponentialMovingAverage(potential, protocol.ema_decay, protocol.ema_use_num_updates)
+        self.shuffle = torch.Generator().manual_seed(self.seed)
+        self.val_batches = [
+            collate(self.val_graphs[i : i + protocol.eval_batch_size])
+            for i in range(0, len(self.val_graphs), protocol.eval_batch_size)
+        ]
+        # counters
+        self.step = 0
+        self.epoch = 0
+        self.best_val_loss = math.inf
+        self.best_epoch = 0
+        self.epochs_since_best = 0
+        self.train_seconds = 0.0
+        self.reference_loss: float | None = None
+        self.best_ema_state: dict[str, torch.Tensor] | None = None
+        self.history: list[dict[str, float]] = []
+        self.resumed = False
+
+    # -- checkpointing -------------------------------------------------------------------------
+    def _state(self, finished: bool, stop_reason: str = "") -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "model": self.potential.checkpoint_payload(),
+            "ema": self.ema.state_dict(),
+            "best_ema_state": self.best_ema_state,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": rng_states(self.shuffle),
+            "step": self.step,
+            "epoch": self.epoch,
+            "best_val_loss": self.best_val_loss,
+            "best_epoch": self.best_epoch,
+            "epochs_since_best": self.epochs_since_best,
+            "train_seconds": self.train_seconds,
+            "reference_loss": self.reference_loss,
+            "history": self.history,
+            "protocol": self.protocol.model_dump(),
+            "finished": finished,
+            "stop_reason": stop_reason,
+        }
+
+    def _restore(self, path: Path) -> dict[str, Any]:
+        state = load_checkpoint(path)
+        if self.fingerprint and state.get("fingerprint") != self.fingerprint:
+            raise TrainingError(
+                f"checkpoint {path} belongs to a run with other inputs (model, data, split or protocol "
+                "changed); delete it or use another --out folder"
+            )
+        self.potential.load_state_dict(state["model"]["state_dict"])
+        self.ema.load_state_dict(state["ema"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        restore_rng_states(state["rng"], self.shuffle)
+        for key in ("step", "epoch", "best_val_loss", "best_epoch", "epochs_since_best", "train_seconds",
+                    "reference_loss", "best_ema_state", "history"):
+            setattr(self, key, state[key])
+        self.resumed = True
+        return state
+
+    def _write_best_model(self) -> None:
+        payload = self.potential.checkpoint_payload()
+        payload["state_dict"] = self.best_ema_state or self.ema.averaged_state_dict()
+        atomic_torch_save(payload, self.checkpoint_dir / BEST_MODEL)
+
+    def load_best_weights(self) -> None:
+        """Put the best EMA weights (lowest validation loss) into the potential."""
+        self.potential.load_state_dict(self.best_ema_state or self.ema.averaged_state_dict())
+
+    # -- loop ----------------------------------------------------------------------------------
+    def _stop_reason(self) -> str:
+        p = self.protocol
+        if self.step_budget is not None and self.step >= self.step_budget:
+            return f"step budget ({self.step_budget} steps)"
+        if self.epoch >= p.max_epochs:
+            return f"max_epochs ({p.max_epochs})"
+        if self.optimizer.param_groups[0]["lr"] < p.min_learning_rate:
+            return f"learning rate below {p.min_learning_rate:g}"
+        if self.epochs_since_best >= p.early_stopping_patience:
+            return f"no validation gain for {p.early_stopping_patience} epochs"
+        if p.max_wall_seconds is not None and self.train_seconds >= p.max_wall_seconds:
+            return f"wall-time budget ({p.max_wall_seconds:g} s)"
+        return ""
+
+    def _diverged(self, what: str) -> TrainingError:
+        where = self.checkpoint_dir / "last.pt"
+        kept = f"the last good checkpoint is kept at {where}" if where.exists() else "no checkpoint was written yet"
+        return TrainingError(
+            f"training diverged at epoch {self.epoch + 1}, step {self.step + 1}: {what}; {kept}; "
+            "lower the learning rate or check the training data"
+        )
+
+    def _train_step(self, indices: list[int]) -> float:
+        batch = collate([self.train_graphs[i] for i in indices])
+        self.potential.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        prediction = self.potential(batch, compute_forces=True, training=True)
+        terms = self.loss_fn(prediction, batch)
+        loss = float(terms.total.detach())
+        if not math.isfinite(loss):
+            raise self._diverged(f"loss is {loss}")
+        if self.reference_loss is not None and loss > self.protocol.explode_factor * self.reference_loss:
+            raise self._diverged(
+                f"loss {loss:.3g} exploded above {self.protocol.explode_factor:g} x the first epoch's {self.reference_loss:.3g}"
+            )
+        terms.total.backward()
+        for p in self.potential.parameters():
+            if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+                raise self._diverged("gradients are not finite")
+        self.optimizer.step()
+        self.ema.update()
+        self.step += 1
+        return loss
+
+    def validate(self) -> dict[str, float]:
+        """Validation loss and MAEs with the EMA weights (energy meV, forces meV/Å)."""
+        loss_sum = e_abs = f_abs = 0.0
+        n_graphs = n_comp = 0
+        self.potential.eval()
+        with self.ema.average_parameters():
+            for batch in self.val_batches:
+                prediction = self.potential(batch, compute_forces=True, training=False)
+                terms = self.loss_fn(prediction, batch)
+                b = int(batch.num_graphs)
+                loss_sum += float(terms.total.detach()) * b
+                e_abs += float((prediction["energy"].detach() - batch.energy.to(torch.float64)).abs().sum())
+                df = prediction["forces"].detach().to(torch.float64) - batch.forces.to(torch.float64)
+                f_abs += float(df.abs().sum())
+                n_graphs += b
+                n_comp += df.numel()
+        return {
+            "val_loss": loss_sum / n_graphs,
+            "val_energy_mae_mev": 1000.0 * e_abs / n_graphs,
+            "val_force_mae_mev_per_a": 1000.0 * f_abs / max(n_comp, 1),
+        }
+
+    def fit(self) -> TrainingResult:
+        """Train until a stopping rule or budget ends the run; resume from ``last.pt`` if present."""
+        previous = find_checkpoint(self.checkpoint_dir)
+        if previous is not None:
+            state = self._restore(previous)
+            if state["finished"]:
+                return self._result(state["stop_reason"])
+        n = len(self.train_graphs)
+        bs = self.protocol.batch_size
+        stop_reason = self._stop_reason()
+        info = ""
+        with _Progress(self.progress, self.step_budget, self.label) as bar:
+            bar.update(self.step, info)
+            while not stop_reason:
+                epoch_started = time.perf_counter()
+                order = torch.randperm(n, generator=self.shuffle).tolist()
+                losses: list[float] = []
+                for start in range(0, n, bs):
+                    if self.step_budget is not None and self.step >= self.step_budget:
+                        break
+                    losses.append(self._train_step(order[start : start + bs]))
+                    bar.update(self.step)
+                self.epoch += 1
+                train_loss = float(np.mean(losses)) if losses else float("nan")
+                if self.reference_loss is None:
+                    self.reference_loss = train_loss
+                val = self.validate()
+                if not math.isfinite(val["val_loss"]):
+                    raise self._diverged(f"validation loss is {val['val_loss']}")
+                self.scheduler.step(val["val_loss"])
+                if val["val_loss"] < self.best_val_loss:
+                    self.best_val_loss = val["val_loss"]
+                    self.best_epoch = self.epoch
+                    self.epochs_since_best = 0
+                    self.best_ema_state = self.ema.averaged_state_dict()
+                else:
+                    self.epochs_since_best += 1
+                lr = float(self.optimizer.param_groups[0]["lr"])
+                self.history.append(
+                    {"epoch": self.epoch, "step": self.step, "train_loss": train_loss, "lr": lr, **val}
+                )
+                self.train_seconds += time.perf_counter() - epoch_started
+                stop_reason = self._stop_reason()
+                save_checkpoint(self._state(finished=False), self.checkpoint_dir)
+                info = (
+                    f"epoch {self.epoch} loss {train_loss:.3g} val {val['val_loss']:.3g} "
+                    f"E {val['val_energy_mae_mev']:.1f} meV F {val['val_force_mae_mev_per_a']:.1f} meV/Å"
+                )
+                bar.update(self.step, info)
+        self._write_best_model()
+        save_checkpoint(self._state(finished=True, stop_reason=stop_reason), self.checkpoint_dir)
+        return self._result(stop_reason)
+
+    def _result(self, stop_reason: str) -> TrainingResult:
+        return TrainingResult(
+            steps=self.step,
+            epochs=self.epoch,
+            train_seconds=self.train_seconds,
+            best_val_loss=self.best_val_loss,
+            best_epoch=self.best_epoch,
+            stop_reason=stop_reason,
+            resumed=self.resumed,
+            history=list(self.history),
+        )
