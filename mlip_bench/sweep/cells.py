@@ -1,0 +1,161 @@
+"""Sweep cells: one (model, dataset, n_train, seed, protocol) run, its state on disk and its lock.
+
+A cell's record lives at ``<out>/records/<run_id>.json`` (written by the harness). Its state is read
+from that file: a complete record means *done*, a failed record *failed*, anything else *pending*.
+A per-cell lock file (``<out>/locks/<run_id>.lock``, held with ``flock``) makes sure two workers,
+two sweep processes or two Slurm tasks never run the same cell at once; the operating system
+releases it when the holder dies, so a killed sweep leaves no stale locks.
+"""
+
+from __future__ import annotations
+
+import enum
+import fcntl
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from mlip_bench.results.schema import RunRecord
+
+RECORDS_DIR = "records"
+LOCKS_DIR = "locks"
+LOGS_DIR = "logs"
+#: earlier failed attempts of a cell are moved here before it is retried (not read by the leaderboard)
+ATTEMPTS_DIR = "failed-attempts"
+
+
+class CellState(str, enum.Enum):
+    """What the out dir says about a cell (``RUNNING`` only while a sweep process watches it)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of a sweep. ``n_train`` is a number of training frames; ``overrides`` go to the runner."""
+
+    model: str
+    dataset: str
+    n_train: int
+    seed: int
+    protocol: str
+    run_id: str
+    overrides: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: the sweep's label for the model entry (differs from ``model`` for controls such as 512x0e)
+    model_label: str = ""
+
+    @property
+    def display_model(self) -> str:
+        return self.model_label or self.model
+
+    def label(self) -> str:
+        """Short human-readable name, e.g. ``nequip-l1 md17/aspirin n=50 s=0``."""
+        return f"{self.display_model} {self.dataset} n={self.n_train} s={self.seed}"
+
+
+def record_path(out_dir: Path, run_id: str) -> Path:
+    """Where the harness writes the record of ``run_id``."""
+    return Path(out_dir) / RECORDS_DIR / f"{run_id}.json"
+
+
+def log_path(out_dir: Path, run_id: str) -> Path:
+    """Where a worker sends the output (and the traceback, on failure) of one cell."""
+    return Path(out_dir) / LOGS_DIR / f"{run_id}.log"
+
+
+def read_record(out_dir: Path, run_id: str) -> RunRecord | None:
+    """The record of ``run_id`` if one exists and validates, else ``None``."""
+    path = record_path(out_dir, run_id)
+    try:
+        raw = json.loads(path.read_text())
+        return RunRecord.model_validate(raw)
+    except (FileNotFoundError, json.JSONDecodeError, ValidationError, UnicodeDecodeError):
+        return None
+
+
+def cell_state(cell: Cell, out_dir: Path) -> CellState:
+    """DONE for a complete record, FAILED for a failed one, PENDING otherwise."""
+    record = read_record(out_dir, cell.run_id)
+    if record is None:
+        return CellState.PENDING
+    return CellState.DONE if record.status == "complete" else CellState.FAILED
+
+
+def archive_failed_record(out_dir: Path, run_id: str) -> Path | None:
+    """Move a failed record out of ``records/`` before its cell is retried; returns the new path."""
+    src = record_path(out_dir, run_id)
+    if not src.exists():
+        return None
+    dest_dir = Path(out_dir) / ATTEMPTS_DIR
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    dest = dest_dir / f"{run_id}.{stamp}.json"
+    os.replace(src, dest)
+    return dest
+
+
+class CellLock:
+    """An exclusive, non-inheritable ``flock`` on ``<out>/locks/<run_id>.lock``.
+
+    Released on :meth:`release` or automatically when the holding process exits (even by SIGKILL).
+    """
+
+    def __init__(self, out_dir: Path, run_id: str) -> None:
+        self.path = Path(out_dir) / LOCKS_DIR / f"{run_id}.lock"
+        self._fd: int | None = None
+
+    def acquire(self, blocking: bool = False) -> bool:
+        """Take the lock; with ``blocking=False`` return False at once if another process holds it."""
+        if self._fd is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {os.uname().nodename}\n".encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        """Give the lock back (the lock file stays; it is only a handle)."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def __enter__(self) -> "CellLock":
+        self.acquire(blocking=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def is_locked(out_dir: Path, run_id: str) -> bool:
+    """True if some process holds the lock of ``run_id`` right now (i.e. the cell is running)."""
+    lock = CellLock(out_dir, run_id)
+    if not lock.path.exists():
+        return False
+    if lock.acquire(blocking=False):
+        lock.release()
+        return False
+    return True

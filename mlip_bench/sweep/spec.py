@@ -1,0 +1,469 @@
+"""Sweep files: models x datasets x n_train ladder x seeds x protocol, read from YAML.
+
+Example (``sweeps/md17-aspirin-cpu.yaml``)::
+
+    name: md17-aspirin-cpu
+    models: [nequip-l0-cpu, nequip-l1-cpu, schnet]
+    datasets: [md17/aspirin]
+    n_train: 50..950          # the dataset card's ladder clipped to [50, 950]; or a list [50, 150]
+    seeds: 0..2               # inclusive range, a list, or a count (3 means 0, 1, 2)
+    protocol: cpu
+    resources: {partition: gpu, time: "12:00:00", cpus: 4, gpus: 1, mem: 16G}
+    cell_overrides:
+      - match: {model: dimenet++}
+        overrides: {max_wall_seconds: 7200}
+
+A dataset entry may be a mapping ``{name: lips, n_train: [800], overrides: {...}}`` to give it its
+own ladder. ``overrides`` (sweep-wide, per dataset, per matching cell; later ones win, nested
+mappings are merged) are passed to the runner unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlip_bench.errors import ConfigError
+from mlip_bench.sweep.cells import Cell
+
+DEFAULT_RUNNER = "mlip_bench.train.harness:run_cell"
+
+_RANGE = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+)\s*$")
+_TIME = re.compile(r"^(?:(\d+)-)?(\d+):(\d{1,2})(?::(\d{1,2}))?$")
+_MEM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*$", re.IGNORECASE)
+
+
+def _check_ladder(value: Any) -> list[int] | str:
+    """A ladder is a list of positive ints, a comma list ``"50,100"`` or a range ``"A..B"``."""
+    if isinstance(value, bool):
+        raise ValueError("expected a list of training-set sizes or 'A..B'")
+    if isinstance(value, int):
+        value = [value]
+    if isinstance(value, str):
+        if _RANGE.match(value):
+            lo, hi = (int(x) for x in _RANGE.match(value).groups())  # type: ignore[union-attr]
+            if lo > hi or lo < 1:
+                raise ValueError(f"range {value!r} must be 'A..B' with 1 <= A <= B")
+            return value.strip()
+        try:
+            value = [int(x) for x in value.split(",") if x.strip()]
+        except ValueError:
+            raise ValueError(f"{value!r} is neither a list like '50,100' nor a range 'A..B'") from None
+    if not isinstance(value, list) or not value:
+        raise ValueError("expected a non-empty list of training-set sizes or 'A..B'")
+    out = []
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+            raise ValueError(f"training-set size {item!r} is not a positive integer")
+        out.append(item)
+    if len(set(out)) != len(out):
+        raise ValueError(f"training-set sizes {out} contain duplicates")
+    return out
+
+
+class SlurmResources(BaseModel):
+    """What one array task asks Slurm for (used by ``--executor slurm``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    partition: str | None = None
+    #: wall time per cell: "HH:MM:SS", "D-HH:MM:SS", "MM:SS" or minutes (int)
+    time: str | int = "24:00:00"
+    cpus: int = Field(1, ge=1)
+    gpus: int = Field(0, ge=0)
+    #: memory per task: "16G", "512M" or GB as a number
+    mem: str | float = "8G"
+    account: str | None = None
+    qos: str | None = None
+    #: at most this many array tasks run at once
+    array_parallelism: int = Field(64, ge=1)
+    #: shell lines run before each task (module load, venv activation)
+    setup: list[str] = Field(default_factory=list)
+    #: further sbatch options, e.g. {constraint: a100}
+    additional: dict[str, str | int] = Field(default_factory=dict)
+
+    @field_validator("time")
+    @classmethod
+    def _time_ok(cls, value: str | int) -> str | int:
+        _ = _timeout_minutes(value)
+        return value
+
+    @field_validator("mem")
+    @classmethod
+    def _mem_ok(cls, value: str | float) -> str | float:
+        _ = _mem_gb(value)
+        return value
+
+    @property
+    def timeout_min(self) -> int:
+        """Wall time per task in minutes."""
+        return _timeout_minutes(self.time)
+
+    @property
+    def mem_gb(self) -> float:
+        """Memory per task in GB."""
+        return _mem_gb(self.mem)
+
+
+def _timeout_minutes(value: str | int) -> int:
+    if isinstance(value, bool):
+        raise ValueError("time must be 'HH:MM:SS' or minutes")
+    if isinstance(value, int):
+        if value < 1:
+            raise ValueError("time must be at least 1 minute")
+        return value
+    match = _TIME.match(value.strip())
+    if not match:
+        raise ValueError(f"time {value!r} is not 'HH:MM:SS', 'D-HH:MM:SS' or minutes")
+    days, a, b, c = match.groups()
+    if c is None:  # MM:SS
+        minutes = int(a) + (1 if int(b) else 0)
+    else:  # HH:MM:SS
+        minutes = int(a) * 60 + int(b) + (1 if int(c) else 0)
+    minutes += int(days or 0) * 24 * 60
+    if minutes < 1:
+        raise ValueError("time must be at least 1 minute")
+    return minutes
+
+
+def _mem_gb(value: str | float) -> float:
+    if isinstance(value, bool):
+        raise ValueError("mem must look like '16G' or a number of GB")
+    if isinstance(value, (int, float)):
+        if value <= 0:
+            raise ValueError("mem must be positive")
+        return float(value)
+    match = _MEM.match(value)
+    if not match:
+        raise ValueError(f"mem {value!r} must look like '16G', '512M' or a number of GB")
+    number, unit = float(match.group(1)), match.group(2).upper()
+    factor = {"K": 1 / 1024**2, "M": 1 / 1024, "G": 1.0, "T": 1024.0, "": 1.0}[unit]
+    if number <= 0:
+        raise ValueError("mem must be positive")
+    return number * factor
+
+
+class ModelEntry(BaseModel):
+    """A model of the sweep: a ``baselines/`` variant name, optionally with its own overrides.
+
+    Two entries may share ``name`` when their overrides differ (e.g. the paper's 512x0e control
+    of ``nequip-l0``); ``label`` tells them apart in ``cell_overrides`` and the progress table.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    label: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.label or self.name
+
+
+class DatasetEntry(BaseModel):
+    """A dataset of the sweep, optionally with its own ladder and overrides."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    n_train: list[int] | str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("n_train", mode="before")
+    @classmethod
+    def _ladder(cls, value: Any) -> list[int] | str | None:
+        return None if value is None else _check_ladder(value)
+
+
+class CellMatch(BaseModel):
+    """Which cells a per-cell override applies to (every given key must match; lists mean any-of)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | list[str] | None = None
+    dataset: str | list[str] | None = None
+    n_train: int | list[int] | None = None
+    seed: int | list[int] | None = None
+
+    def matches(self, model: str, dataset: str, n_train: int, seed: int) -> bool:
+        for want, have in ((self.model, model), (self.dataset, dataset), (self.n_train, n_train), (self.seed, seed)):
+            if want is None:
+                continue
+            if isinstance(want, list):
+                if have not in want:
+                    return False
+            elif want != have:
+                return False
+        return True
+
+
+class CellOverride(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    match: CellMatch = Field(default_factory=CellMatch)
+    overrides: dict[str, Any]
+
+
+class SweepSpec(BaseModel):
+    """A sweep: the product of models, datasets, training-set sizes and seeds under one protocol."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    models: list[ModelEntry] = Field(min_length=1)
+    datasets: list[DatasetEntry] = Field(min_length=1)
+    #: default ladder for datasets that do not give their own
+    n_train: list[int] | str | None = None
+    seeds: list[int] = Field(default_factory=lambda: [0])
+    protocol: str = Field("cpu", min_length=1)
+    #: "module:function" called as run_cell(model, dataset, n_train, seed, protocol, out_dir, root, overrides)
+    runner: str = DEFAULT_RUNNER
+    #: torch threads per worker process (two 1-thread workers beat one 2-thread run on CPUs)
+    threads_per_worker: int = Field(1, ge=1)
+    #: default number of local worker processes (``--workers`` overrides)
+    workers: int = Field(1, ge=1)
+    #: default output directory (``--out`` overrides); relative paths are taken from the current directory
+    out: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    cell_overrides: list[CellOverride] = Field(default_factory=list)
+    resources: SlurmResources = Field(default_factory=SlurmResources)
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _model_entries(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            value = [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _models(cls, value: list[ModelEntry]) -> list[ModelEntry]:
+        keys = [m.key for m in value]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"models {keys} contain duplicates; give repeated names distinct labels")
+        return value
+
+    @property
+    def model_names(self) -> list[str]:
+        """The distinct ``baselines/`` variants the sweep uses."""
+        return list(dict.fromkeys(m.name for m in self.models))
+
+    @field_validator("datasets", mode="before")
+    @classmethod
+    def _datasets(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list):
+            value = [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("n_train", mode="before")
+    @classmethod
+    def _ladder(cls, value: Any) -> list[int] | str | None:
+        return None if value is None else _check_ladder(value)
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _seeds(cls, value: Any) -> list[int]:
+        if isinstance(value, bool):
+            raise ValueError("seeds must be a list, a count or 'A..B'")
+        if isinstance(value, int):
+            if value < 1:
+                raise ValueError("a seed count must be at least 1")
+            return list(range(value))
+        if isinstance(value, str):
+            match = _RANGE.match(value)
+            if not match:
+                raise ValueError(f"seeds {value!r} must be a list, a count or an inclusive range 'A..B'")
+            lo, hi = int(match.group(1)), int(match.group(2))
+            if lo > hi:
+                raise ValueError(f"seed range {value!r} is empty")
+            return list(range(lo, hi + 1))
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("seeds must not be empty")
+            if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in value):
+                raise ValueError(f"seeds {value} must be non-negative integers")
+            if len(set(value)) != len(value):
+                raise ValueError(f"seeds {value} contain duplicates")
+        return value
+
+    @field_validator("runner")
+    @classmethod
+    def _runner(cls, value: str) -> str:
+        module, sep, func = value.partition(":")
+        if not sep or not module or not func.isidentifier():
+            raise ValueError(f"runner {value!r} must be 'package.module:function'")
+        return value
+
+    @model_validator(mode="after")
+    def _every_dataset_has_a_ladder(self) -> "SweepSpec":
+        names = [d.name for d in self.datasets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"datasets {names} contain duplicates")
+        if self.n_train is None:
+            missing = [d.name for d in self.datasets if d.n_train is None]
+            if missing:
+                raise ValueError(f"no n_train ladder for {', '.join(missing)}; set n_train at the top or per dataset")
+        return self
+
+
+def _format_error(source: str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(x) for x in first["loc"]) or "(top level)"
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown field (check its spelling)"
+    elif first["type"] == "missing":
+        msg = "required field is missing"
+    return f"{source}: field {loc!r}: {msg}"
+
+
+def parse_sweep(data: Any, source: str = "sweep", default_name: str | None = None) -> SweepSpec:
+    """Validate a sweep mapping; ``ConfigError`` names the first bad field."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a sweep file must be a YAML mapping with models, datasets, n_train")
+    data = dict(data)
+    if default_name and "name" not in data:
+        data["name"] = default_name
+    try:
+        return SweepSpec.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_error(source, err)) from None
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    """Read and validate a sweep YAML file (its name defaults to the file stem)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sweep file {path} not found; see sweeps/*.yaml for examples")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        where = getattr(err, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{line}; fix the syntax") from None
+    return parse_sweep(data, source=str(path), default_name=path.stem)
+
+
+def card_ladder(dataset: str) -> list[int]:
+    """The standard training-set sizes of ``dataset`` from its card (``datasets/*.yaml``)."""
+    from mlip_bench.data.cards import load_card
+
+    card = load_card(dataset)
+    ladder = card.ladder
+    if not ladder:
+        raise ConfigError(f"dataset {dataset!r} has no n_train ladder in its card; list the sizes explicitly")
+    return [int(n) for n in ladder]
+
+
+def resolve_ladder(
+    ladder: list[int] | str, dataset: str, ladder_for: Callable[[str], list[int]] = card_ladder
+) -> list[int]:
+    """Training-set sizes for ``dataset``: a list as given, or ``"A..B"`` = the card's ladder clipped."""
+    if isinstance(ladder, list):
+        return list(ladder)
+    lo, hi = (int(x) for x in _RANGE.match(ladder).groups())  # type: ignore[union-attr]
+    sizes = [n for n in ladder_for(dataset) if lo <= n <= hi]
+    if not sizes:
+        raise ConfigError(
+            f"n_train {ladder!r}: the ladder of {dataset!r} ({ladder_for(dataset)}) has no size in that range"
+        )
+    return sizes
+
+
+def merge_overrides(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated by ``extra``; nested mappings are merged, everything else replaced."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_overrides(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+RunIdFunction = Callable[[str, str, int, int, str, dict[str, Any]], str]
+
+
+def _harness_cell_run_id(model: str, dataset: str, n_train: int, seed: int, protocol: str, overrides: dict[str, Any]) -> str:
+    """The run id the harness gives a cell: overrides add a ``+<hash>`` tag to the protocol label
+    (``ConfigError`` for override keys the harness does not know)."""
+    from mlip_bench.train import harness
+
+    _, _, tag = harness._split_overrides(overrides)
+    return harness.run_id(model, dataset, n_train, seed, protocol + tag)
+
+
+def run_id_function(runner: str) -> RunIdFunction:
+    """``f(model, dataset, n_train, seed, protocol, overrides) -> run id`` for ``runner``'s records.
+
+    A runner module names its records, so it defines ``cell_run_id`` with that signature or a
+    plain ``run_id(model, dataset, n_train, seed, protocol)`` beside the runner function. For the
+    harness, overrides tag the protocol label as ``run_cell`` does.
+    """
+    module_name = runner.partition(":")[0]
+    if module_name == DEFAULT_RUNNER.partition(":")[0]:
+        return _harness_cell_run_id
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(f"runner {runner!r}: cannot import {module_name!r} ({err})") from None
+    full = getattr(module, "cell_run_id", None)
+    if callable(full):
+        return full
+    plain = getattr(module, "run_id", None)
+    if not callable(plain):
+        raise ConfigError(f"runner {runner!r}: module {module_name} defines no run_id(model, dataset, n_train, seed, protocol)")
+    return lambda model, dataset, n_train, seed, protocol, overrides: plain(model, dataset, n_train, seed, protocol)
+
+
+def expand_cells(
+    spec: SweepSpec,
+    ladder_for: Callable[[str], list[int]] = card_ladder,
+    run_id_for: RunIdFunction | None = None,
+) -> list[Cell]:
+    """All cells of the sweep, seed-major (a whole first-seed learning curve comes before the next seed).
+
+    Order: seed, dataset, n_train (small first), model. Overrides merge sweep-wide, then per
+    dataset, per model, per matching ``cell_overrides`` rule. Run ids come from ``run_id_for`` or
+    the runner module. ``ConfigError`` if two cells share a run id.
+    """
+    if run_id_for is None:
+        run_id_for = run_id_function(spec.runner)
+    ladders = {
+        d.name: resolve_ladder(d.n_train if d.n_train is not None else spec.n_train, d.name, ladder_for)  # type: ignore[arg-type]
+        for d in spec.datasets
+    }
+    cells: list[Cell] = []
+    seen: dict[str, Cell] = {}
+    for seed in spec.seeds:
+        for entry in spec.datasets:
+            for n_train in sorted(ladders[entry.name]):
+                for model in spec.models:
+                    overrides = merge_overrides(spec.overrides, entry.overrides)
+                    overrides = merge_overrides(overrides, model.overrides)
+                    for rule in spec.cell_overrides:
+                        if rule.match.matches(model.key, entry.name, n_train, seed):
+                            overrides = merge_overrides(overrides, rule.overrides)
+                    rid = run_id_for(model.name, entry.name, n_train, seed, spec.protocol, overrides)
+                    cell = Cell(model.name, entry.name, n_train, seed, spec.protocol, rid, overrides, model.key)
+                    if rid in seen:
+                        raise ConfigError(
+                            f"sweep {spec.name!r}: cells {seen[rid].label()!r} and {cell.label()!r} "
+                            f"share run id {rid!r}; give them distinct model or dataset names or overrides"
+                        )
+                    seen[rid] = cell
+                    cells.append(cell)
+    return cells
