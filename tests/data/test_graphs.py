@@ -71,8 +71,8 @@ PBC_CASES = [(True, True, True), (True, False, True), (False, True, False), (Tru
 @pytest.mark.parametrize("pbc", PBC_CASES, ids=lambda p: "".join("T" if x else "F" for x in p))
 def test_periodic_cells_smaller_than_two_rmax(seed, pbc):
     rng = np.random.default_rng(100 + seed)
-    r_max = 3.0
-    cell = random_cell(rng, 2.0, 5.0)  # lattice lengths below 2 r_max: many images of each atom
+    r_max = 4.0
+    cell = random_cell(rng, 1.8, 4.5)  # lattice lengths below 2 r_max: many images of each atom
     n_atoms = int(rng.integers(1, 6))
     positions = rng.uniform(0, 1, size=(n_atoms, 3)) @ cell
     pbc = np.asarray(pbc)
