@@ -1,9 +1,235 @@
-"""CLI commands for the data area (registered by mlip_bench.cli)."""
+"""CLI commands for the data area: ``download``, ``datasets list`` and ``datasets info``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+ROOT_HELP = "Directory holding stores and downloads (default: $MLIP_BENCH_ROOT, else the user cache dir)."
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _symbols(numbers) -> str:
+    from ase.data import chemical_symbols
+
+    return " ".join(chemical_symbols[int(z)] for z in numbers)
+
+
+def _atoms_range(n_atoms) -> str:
+    lo, hi = int(n_atoms.min()), int(n_atoms.max())
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+def download_command(
+    name: str = typer.Argument(..., help="Dataset: NAME or NAME/MOLECULE (e.g. rmd17/ethanol, lips)."),
+    molecule: Optional[str] = typer.Option(None, "--molecule", "-m", help="Molecule, for md17 and rmd17."),
+    root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
+    mirror: Optional[str] = typer.Option(
+        None, "--mirror", help="Local directory or base URL holding the official files (or $MLIP_BENCH_MIRROR)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Download and convert again even if the store exists."),
+) -> None:
+    """Download, verify (sha256), extract and convert a dataset into its canonical store."""
+    from mlip_bench.data.catalog import resolve_variant
+    from mlip_bench.data.download import download_variant
+
+    variant = resolve_variant(name, molecule, root=root)
+    outcome = download_variant(variant, root=root, mirror=mirror, force=force)
+    console = _console()
+    if outcome.skipped:
+        console.print(f"{variant}: nothing to do, {outcome.reason} ({outcome.store})")
+        return
+    from mlip_bench.data.store import Store
+
+    with Store(outcome.store) as store:
+        n_frames = store.n_frames
+    fetched = outcome.fetch
+    how = ""
+    if fetched is not None:
+        how = f"; source {fetched.source}, sha256 {fetched.sha256[:16]}..."
+        if not fetched.pinned:
+            how += " (not pinned on the card: recorded)"
+    console.print(f"{variant}: {n_frames} frames written to {outcome.store}{how}")
+
+
+def list_command(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)) -> None:
+    """Every dataset card and which variants are available locally."""
+    from rich.table import Table
+
+    from mlip_bench.data.cards import list_cards, load_card
+    from mlip_bench.data.catalog import data_root, embedded_store_path, imported_variants
+
+    local = set(imported_variants(root))
+    table = Table(title=f"datasets (stores under {data_root(root)})")
+    for column in ("name", "kind", "variants", "local stores", "level of theory", "raw energy unit", "url"):
+        table.add_column(column, overflow="fold")
+    for name in list_cards():
+        card = load_card(name)
+        variants = card.variants
+        have = [v for v in variants if v in local]
+        embedded = [v for v in variants if v not in local and embedded_store_path(v) is not None]
+        local_text = ", ".join(have) or "-"
+        if embedded:
+            local_text += f" (embedded demo: {', '.join(embedded)})"
+        shown = f"{len(card.molecules)} molecules" if card.molecules else name
+        status = {f.url_status for f in card.files}
+        table.add_row(
+            name, card.kind, shown, local_text, card.level_of_theory.split(" (")[0],
+            card.units.energy, "unverified" if "unverified" in status else "known",
+        )
+    cards = set(list_cards())
+    for variant in sorted(local):
+        if variant.split("/")[0] not in cards:
+            table.add_row(variant, "-", variant, variant, "-", "eV", "-")
+    _console().print(table)
+
+
+def _card_rows(card, variant: str | None) -> list[tuple[str, str]]:
+    rows = [
+        ("title", card.title),
+        ("kind", card.kind),
+        ("level of theory", card.level_of_theory_for(variant) if variant else card.level_of_theory),
+        (
+            "raw units",
+            f"energy {card.units.energy} (x {card.units.energy_to_ev:g} -> eV), forces {card.units.forces} "
+            f"(x {card.units.forces_to_ev_per_angstrom:g} -> eV/Å), lengths {card.units.length}",
+        ),
+        ("license", card.license),
+        ("citation", card.citation.strip().splitlines()[0] + " ..."),
+    ]
+    source = card.variant_source(variant) if variant else None
+    files = [card.file(source.file)] if source else card.files
+    for file in files[:3]:
+        pin = file.sha256 or "not pinned (recorded in pins.json on first download)"
+        rows.append((f"file {file.name}", f"{file.url} [{file.url_status}]; sha256 {pin}"))
+    if len(files) > 3:
+        rows.append(("files", f"... and {len(files) - 3} more"))
+    if source is not None:
+        expected = [
+            f"{source.n_frames} frames" if source.n_frames else "frame count unknown",
+            f"{source.atoms_per_frame} atoms per frame" if source.atoms_per_frame else "",
+            " ".join(source.species),
+        ]
+        rows.append(("official data", ", ".join(x for x in expected if x)))
+        rows.append(("archive layout", ", ".join(m.path for m in source.members)))
+    s = card.splits
+    test = "every remaining frame" if s.n_test is None else f"fixed {s.n_test} frames"
+    rows.append(
+        ("split recipe", f"n_val {s.n_val}, test {test}, training ladder {', '.join(map(str, s.ladder))}")
+    )
+    return rows
+
+
+def _store_rows(store) -> list[tuple[str, str]]:
+    from mlip_bench.data.duplicates import duplicate_report
+
+    attrs = store.attrs
+    n_atoms = store.n_atoms
+    rows = [
+        ("store", str(store.path)),
+        ("frames", str(store.n_frames)),
+        ("species", _symbols(store.species)),
+        ("atoms per frame", _atoms_range(n_atoms)),
+        ("units", "energy eV (total, float64), positions Å, forces eV/Å"),
+        ("provenance", str(attrs.get("provenance", "?"))),
+    ]
+    if attrs.get("level_of_theory"):
+        rows.append(("level of theory (store)", str(attrs["level_of_theory"])))
+    for file, digest in (attrs.get("source_sha256") or {}).items():
+        rows.append((f"source {Path(file).name}", str(digest)))
+    rows.append(("content sha256", store.sha256))
+    subsets = store.subsets
+    if subsets is not None:
+        labels: dict[str, int] = {}
+        for label in subsets:
+            labels[label or "(none)"] = labels.get(label or "(none)", 0) + 1
+        rows.append(("subset labels", ", ".join(f"{k} {v}" for k, v in sorted(labels.items()))))
+    official = sorted((attrs.get("official_splits") or {}).keys())
+    splits = ["default (card recipe)"]
+    if subsets is not None:
+        splits.append("labelled (from the subset labels)")
+    splits += official
+    saved = sorted(p.name for p in store.path.parent.glob(f"{store.path.stem}.*.split-*.json"))
+    rows.append(("available splits", ", ".join(splits)))
+    if saved:
+        rows.append(("saved splits", ", ".join(saved)))
+    report = attrs.get("duplicates")
+    if not isinstance(report, dict):
+        report = duplicate_report(store.fingerprints, list(subsets) if subsets is not None else None)
+    dup = f"{report.get('n_groups', 0)} groups, {report.get('n_redundant_frames', 0)} redundant frames"
+    between = report.get("between_subsets") or {}
+    if between:
+        dup += "; across subsets: " + ", ".join(f"{k} {v}" for k, v in between.items())
+    rows.append(("duplicates", dup))
+    return rows
+
+
+def info_command(
+    name: str = typer.Argument(..., help="Dataset: NAME or NAME/MOLECULE."),
+    molecule: Optional[str] = typer.Option(None, "--molecule", "-m", help="Molecule, for md17 and rmd17."),
+    root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
+) -> None:
+    """Frames, species, atoms per frame, units, level of theory, provenance, splits, duplicates."""
+    from rich.table import Table
+
+    from mlip_bench.data.cards import list_cards, load_card
+    from mlip_bench.data.catalog import (
+        data_root,
+        download_hint,
+        embedded_store_path,
+        open_store,
+        resolve_variant,
+        store_path,
+    )
+
+    console = _console()
+    base = name.strip().lower().split("/")[0]
+    if base in list_cards() and "/" not in name and not molecule and load_card(base).molecules:
+        card = load_card(base)
+        table = Table(title=f"{card.name}: {card.title}", show_header=False)
+        table.add_column("field", style="bold")
+        table.add_column("value", overflow="fold")
+        for key, value in _card_rows(card, None):
+            table.add_row(key, value)
+        local = []
+        for v in card.variants:
+            if store_path(v, root).is_file():
+                local.append(v.split("/")[1])
+            elif embedded_store_path(v) is not None:
+                local.append(v.split("/")[1] + " (embedded demo)")
+        table.add_row("molecules", ", ".join(card.molecules))
+        table.add_row("available locally", ", ".join(local) or f"none under {data_root(root)}")
+        console.print(table)
+        return
+    variant = resolve_variant(name, molecule, root=root)
+    card = load_card(variant.split("/")[0]) if variant.split("/")[0] in list_cards() else None
+    table = Table(title=variant if card is None else f"{variant}: {card.title}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    if card is not None:
+        for key, value in _card_rows(card, variant):
+            table.add_row(key, value)
+    has_store = store_path(variant, root).is_file() or embedded_store_path(variant) is not None
+    if has_store:
+        with open_store(variant, root=root) as store:
+            for key, value in _store_rows(store):
+                table.add_row(key, value)
+    else:
+        table.add_row("store", f"not available under {data_root(root)}; {download_hint(variant)}")
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    app.command("download")(download_command)
+    datasets_app = typer.Typer(help="Dataset cards and local stores.", no_args_is_help=True)
+    datasets_app.command("list")(list_command)
+    datasets_app.command("info")(info_command)
+    app.add_typer(datasets_app, name="datasets")
