@@ -1,0 +1,168 @@
+"""Plotly figure specifications (plain JSON-able dicts) for learning curves and parity plots.
+
+The site renders them with the plotly.js bundle written beside the pages; nothing here needs the
+plotly Python API. Names shown in legends are HTML-escaped because plotly.js interprets a small
+subset of HTML in text.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from mlip_bench.leaderboard.tables import COLUMNS_BY_KEY, CurveFigure
+
+#: parity key roles, e.g. "energy_ref_ev_per_atom" / "energy_pred_ev_per_atom"
+_REF_TOKENS = ("ref", "reference", "true", "target")
+_PRED_TOKENS = ("pred", "predicted", "model")
+_UNIT_NAMES = {
+    "ev_per_atom": "eV/atom",
+    "ev_per_a": "eV/Å",
+    "ev": "eV",
+    "mev": "meV",
+    "mev_per_atom": "meV/atom",
+    "mev_per_a": "meV/Å",
+}
+_TO_MEV = {"eV/atom": ("meV/atom", 1000.0), "eV/Å": ("meV/Å", 1000.0), "eV": ("meV", 1000.0)}
+
+
+@dataclass(frozen=True)
+class ParityPair:
+    """Reference and predicted samples of one quantity from ``RunRecord.parity``."""
+
+    quantity: str  # e.g. "energy", "force"
+    unit: str  # e.g. "eV/atom"
+    reference: list[float]
+    predicted: list[float]
+
+    @property
+    def errors(self) -> tuple[list[float], str]:
+        """predicted - reference, in meV-based units when the samples are in eV-based units."""
+        unit, factor = _TO_MEV.get(self.unit, (self.unit, 1.0))
+        return [(p - r) * factor for r, p in zip(self.reference, self.predicted)], unit
+
+
+def _split_key(key: str) -> tuple[str, str, str] | None:
+    tokens = key.lower().split("_")
+    for i, tok in enumerate(tokens):
+        if tok in _REF_TOKENS or tok in _PRED_TOKENS:
+            role = "ref" if tok in _REF_TOKENS else "pred"
+            unit_key = "_".join(tokens[i + 1 :])
+            return "_".join(tokens[:i]) or "value", role, _UNIT_NAMES.get(unit_key, unit_key)
+    return None
+
+
+def parity_pairs(parity: dict[str, list[float]]) -> list[ParityPair]:
+    """Pair ``<quantity>_ref_<unit>`` with ``<quantity>_pred_<unit>`` keys; unpaired keys are skipped."""
+    found: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for key, values in parity.items():
+        parsed = _split_key(key)
+        if parsed is None:
+            continue
+        quantity, role, unit = parsed
+        found.setdefault((quantity, unit), {})[role] = values
+    pairs = []
+    for (quantity, unit), roles in found.items():
+        ref, pred = roles.get("ref"), roles.get("pred")
+        if ref is None or pred is None:
+            continue
+        n = min(len(ref), len(pred))
+        keep = [i for i in range(n) if math.isfinite(ref[i]) and math.isfinite(pred[i])]
+        pairs.append(ParityPair(quantity, unit, [ref[i] for i in keep], [pred[i] for i in keep]))
+    return pairs
+
+
+def _safe(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+_BASE_LAYOUT: dict[str, Any] = {
+    "margin": {"l": 60, "r": 10, "t": 40, "b": 50},
+    "legend": {"orientation": "h", "y": -0.25},
+    "template": None,
+    "paper_bgcolor": "#ffffff",
+    "plot_bgcolor": "#ffffff",
+}
+
+
+def learning_curve_figure(figure: CurveFigure, column_key: str) -> dict[str, Any]:
+    """Log-log MAE vs n_train: one trace per curve (mean ± std over seeds), slope fit in the name."""
+    column = COLUMNS_BY_KEY[column_key]
+    traces = []
+    for curve in figure.curves:
+        stats = curve.stats_by_n(column_key)
+        if not stats:
+            continue
+        fit = curve.fit(column_key)
+        name = curve.label + (f" — {fit.label()}" if fit else " — one size, no slope")
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": _safe(name),
+                "x": list(stats),
+                "y": [s.mean for s in stats.values()],
+                "error_y": {
+                    "type": "data",
+                    "array": [s.std or 0.0 for s in stats.values()],
+                    "visible": True,
+                },
+                "meta": {"curve": curve.key},
+                "hovertemplate": "n_train %{x}<br>%{y:.3g} " + _safe(column.unit) + "<extra>%{fullData.name}</extra>",
+            }
+        )
+    layout = dict(_BASE_LAYOUT)
+    layout.update(
+        {
+            "title": {"text": _safe(f"{column.label} vs n_train — {figure.dataset}")},
+            "xaxis": {"type": "log", "title": {"text": "training configurations n_train"}},
+            "yaxis": {"type": "log", "title": {"text": _safe(f"{column.header}")}},
+            "height": 420,
+        }
+    )
+    return {"data": traces, "layout": layout}
+
+
+def parity_figure(pair: ParityPair) -> dict[str, Any]:
+    """Predicted vs reference scatter with the y = x line."""
+    lo = min(pair.reference + pair.predicted) if pair.reference else 0.0
+    hi = max(pair.reference + pair.predicted) if pair.reference else 1.0
+    unit = _safe(pair.unit)
+    layout = dict(_BASE_LAYOUT)
+    layout.update(
+        {
+            "title": {"text": _safe(f"{pair.quantity}: predicted vs reference")},
+            "xaxis": {"title": {"text": f"reference ({unit})"}},
+            "yaxis": {"title": {"text": f"predicted ({unit})"}, "scaleanchor": "x"},
+            "height": 400,
+            "showlegend": False,
+        }
+    )
+    return {
+        "data": [
+            {"type": "scatter", "mode": "lines", "x": [lo, hi], "y": [lo, hi], "name": "y = x",
+             "line": {"color": "#999", "dash": "dash"}, "hoverinfo": "skip"},
+            {"type": "scattergl" if len(pair.reference) > 2000 else "scatter", "mode": "markers",
+             "x": pair.reference, "y": pair.predicted, "name": _safe(pair.quantity),
+             "marker": {"size": 4, "opacity": 0.6}},
+        ],
+        "layout": layout,
+    }
+
+
+def error_histogram_figure(pair: ParityPair) -> dict[str, Any]:
+    """Histogram of predicted - reference."""
+    errors, unit = pair.errors
+    layout = dict(_BASE_LAYOUT)
+    layout.update(
+        {
+            "title": {"text": _safe(f"{pair.quantity}: error distribution")},
+            "xaxis": {"title": {"text": f"predicted − reference ({_safe(unit)})"}},
+            "yaxis": {"title": {"text": "count"}},
+            "height": 400,
+            "showlegend": False,
+        }
+    )
+    return {"data": [{"type": "histogram", "x": errors, "nbinsx": 50, "name": _safe(pair.quantity)}], "layout": layout}

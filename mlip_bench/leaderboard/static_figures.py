@@ -1,0 +1,94 @@
+"""Static SVG fallbacks of the site's plots (for papers and for browsers without JavaScript).
+
+Rendered with matplotlib's Agg/SVG backend; text is written as text, never parsed as mathtext, and
+matplotlib escapes it for XML, so names from run records cannot inject markup.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Iterable
+
+from mlip_bench.leaderboard.plots import ParityPair
+from mlip_bench.leaderboard.tables import COLUMNS_BY_KEY, CurveFigure
+
+_RC = {
+    "text.parse_math": False,
+    "svg.fonttype": "none",
+    "svg.hashsalt": "mlip-bench",
+    "font.size": 9,
+}
+
+
+def _svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    return buf.getvalue()
+
+
+def learning_curve_svg(figure: CurveFigure, column_keys: Iterable[str]) -> str:
+    """Log-log MAE vs n_train, one panel per column, error bars over seeds, slope in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    keys = list(column_keys)
+    with matplotlib.rc_context(_RC):
+        fig, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 4.0), squeeze=False)
+        for ax, key in zip(axes[0], keys):
+            column = COLUMNS_BY_KEY[key]
+            for curve in figure.curves:
+                stats = curve.stats_by_n(key)
+                if not stats:
+                    continue
+                fit = curve.fit(key)
+                ax.errorbar(
+                    list(stats),
+                    [s.mean for s in stats.values()],
+                    yerr=[s.std or 0.0 for s in stats.values()],
+                    marker="o",
+                    capsize=3,
+                    label=curve.label + (f"\n{fit.label()}" if fit else ""),
+                )
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("training configurations n_train")
+            ax.set_ylabel(column.header)
+            ax.set_title(f"{figure.dataset}")
+            ax.grid(True, which="both", alpha=0.3)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=7)
+        fig.tight_layout()
+        text = _svg(fig)
+        plt.close(fig)
+    return text
+
+
+def parity_svg(pairs: list[ParityPair]) -> str:
+    """Parity scatter (top) and error histogram (bottom) for each quantity."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    with matplotlib.rc_context(_RC):
+        fig, axes = plt.subplots(2, len(pairs), figsize=(4.2 * len(pairs), 7.5), squeeze=False)
+        for i, pair in enumerate(pairs):
+            ax = axes[0][i]
+            ax.scatter(pair.reference, pair.predicted, s=4, alpha=0.6)
+            if pair.reference:
+                lo = min(pair.reference + pair.predicted)
+                hi = max(pair.reference + pair.predicted)
+                ax.plot([lo, hi], [lo, hi], color="0.6", linestyle="--", linewidth=1)
+            ax.set_xlabel(f"reference ({pair.unit})")
+            ax.set_ylabel(f"predicted ({pair.unit})")
+            ax.set_title(f"{pair.quantity}: predicted vs reference")
+            errors, unit = pair.errors
+            axes[1][i].hist(errors, bins=50)
+            axes[1][i].set_xlabel(f"predicted - reference ({unit})")
+            axes[1][i].set_ylabel("count")
+        fig.tight_layout()
+        text = _svg(fig)
+        plt.close(fig)
+    return text

@@ -1,0 +1,384 @@
+"""Assemble run records into learning curves, curve figures and per-dataset leaderboard rows.
+
+Split rule. A curve holds the runs of one (dataset, model, protocol, split name). Each seed draws
+its own split, so a seed's points are nested subsets of *that* split; seeds are replicates and
+give the error bars. Within one curve a split seed always maps to one split sha256: runs whose
+split hash differs for the same split seed (data re-imported, other n_val, ...) go to a separate
+curve. Curves share a figure only when every split seed they have in common has the same hash.
+
+All error values are in meV, meV/atom or meV/Å as the column says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import statistics
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from mlip_bench.leaderboard.curves import SlopeFit, fit_learning_curve
+from mlip_bench.leaderboard.published import PublishedValue
+from mlip_bench.results.schema import RunRecord
+
+EVAL_SET = "test"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A numeric error column of the leaderboard (lower is better)."""
+
+    key: str
+    label: str
+    unit: str
+    field: str  # TestMetrics attribute
+
+    @property
+    def header(self) -> str:
+        return f"{self.label} ({self.unit})"
+
+
+ERROR_COLUMNS: tuple[Column, ...] = (
+    Column("energy_mae", "E MAE", "meV", "energy_mae_mev"),
+    Column("energy_rmse", "E RMSE", "meV", "energy_rmse_mev"),
+    Column("energy_mae_per_atom", "E MAE", "meV/atom", "energy_mae_mev_per_atom"),
+    Column("energy_rmse_per_atom", "E RMSE", "meV/atom", "energy_rmse_mev_per_atom"),
+    Column("force_mae", "F MAE", "meV/Å", "force_mae_mev_per_a"),
+    Column("force_rmse", "F RMSE", "meV/Å", "force_rmse_mev_per_a"),
+)
+COLUMNS_BY_KEY: dict[str, Column] = {c.key: c for c in ERROR_COLUMNS}
+#: atoms per molecule for the meV/H2O unit of the water/DeePMD comparison
+ATOMS_PER_H2O = 3
+
+
+def record_value(record: RunRecord, column_key: str, eval_set: str = EVAL_SET) -> float | None:
+    """The record's value for a leaderboard column (None when the set or metric is missing)."""
+    metrics = record.metrics.get(eval_set)
+    if metrics is None:
+        return None
+    value = getattr(metrics, COLUMNS_BY_KEY[column_key].field)
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def published_column(value: PublishedValue) -> tuple[str, float, str]:
+    """(column key, value in that column's unit, note) for a published number."""
+    energy_or_force, kind = value.metric.split("_")
+    if value.unit == "meV/H2O":
+        return (
+            f"{value.metric}_per_atom",
+            value.value / ATOMS_PER_H2O,
+            f"reported {value.reported_value:g} meV/H2O (÷ {ATOMS_PER_H2O} atoms)",
+        )
+    if value.unit == "meV/atom":
+        return f"{value.metric}_per_atom", value.value, ""
+    note = ""
+    if value.conversion_factor != 1.0:
+        note = f"reported {value.reported_value:g} {value.reported_unit} × {value.conversion_factor:g}"
+    return value.metric, value.value, note
+
+
+def measured_for_published(record: RunRecord, value: PublishedValue) -> float | None:
+    """Our record's number in the published value's unit (meV, meV/atom, meV/H2O, meV/Å)."""
+    if value.unit == "meV/H2O":
+        per_atom = record_value(record, f"{value.metric}_per_atom")
+        return None if per_atom is None else per_atom * ATOMS_PER_H2O
+    key = f"{value.metric}_per_atom" if value.unit == "meV/atom" else value.metric
+    return record_value(record, key)
+
+
+@dataclass(frozen=True)
+class Stat:
+    """Mean and sample standard deviation over seeds (std None for a single seed)."""
+
+    mean: float
+    std: float | None
+    n: int
+
+    @classmethod
+    def of(cls, values: Iterable[float]) -> Stat | None:
+        vals = [v for v in values if v is not None]
+        if not vals:
+            return None
+        return cls(
+            mean=statistics.fmean(vals),
+            std=statistics.stdev(vals) if len(vals) > 1 else None,
+            n=len(vals),
+        )
+
+
+def _short(text: str, n: int = 10) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:n]
+
+
+@dataclass
+class Curve:
+    """Runs of one model on one dataset under one protocol and split definition."""
+
+    dataset: str
+    model: str
+    family: str
+    l_max: int | None
+    protocol: str
+    split_name: str
+    split_shas: dict[int, str]  # split seed -> split sha256
+    version: int = 0  # >0 when the same split seed came with another hash
+    runs: list[RunRecord] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """Stable id for HTML anchors and file names."""
+        shas = ",".join(f"{k}:{v}" for k, v in sorted(self.split_shas.items()))
+        return "c" + _short(f"{self.dataset}|{self.model}|{self.protocol}|{self.split_name}|{shas}")
+
+    @property
+    def label(self) -> str:
+        text = f"{self.model} [{self.protocol}]"
+        return text + (f" (split v{self.version + 1})" if self.version else "")
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({r.seed for r in self.runs})
+
+    @property
+    def n_trains(self) -> list[int]:
+        return sorted({r.n_train for r in self.runs})
+
+    def points(self, column_key: str) -> list[tuple[int, float, RunRecord]]:
+        """(n_train, value, run) per run that has the metric, sorted by n_train then seed."""
+        out = []
+        for r in sorted(self.runs, key=lambda r: (r.n_train, r.seed)):
+            v = record_value(r, column_key)
+            if v is not None and v > 0:
+                out.append((r.n_train, v, r))
+        return out
+
+    def stats_by_n(self, column_key: str) -> dict[int, Stat]:
+        """Mean ± std over seeds at each n_train."""
+        by_n: dict[int, list[float]] = {}
+        for n, v, _ in self.points(column_key):
+            by_n.setdefault(n, []).append(v)
+        return {n: Stat.of(vs) for n, vs in sorted(by_n.items())}  # type: ignore[misc]
+
+    def fit(self, column_key: str, confidence: float = 0.95) -> SlopeFit | None:
+        """Learning-curve exponent over per-seed points; None with fewer than two sizes."""
+        pts = self.points(column_key)
+        if len({n for n, _, _ in pts}) < 2:
+            return None
+        return fit_learning_curve([n for n, _, _ in pts], [v for _, v, _ in pts], confidence)
+
+
+def build_curves(records: Iterable[RunRecord]) -> list[Curve]:
+    """Group complete records into curves (see the module docstring for the split rule)."""
+    groups: dict[tuple, list[RunRecord]] = {}
+    for r in records:
+        if r.status != "complete":
+            continue
+        groups.setdefault((r.dataset.name, r.model, r.protocol, r.split.name), []).append(r)
+    curves: list[Curve] = []
+    for (dataset, model, protocol, split_name), runs in sorted(groups.items()):
+        versions: list[Curve] = []
+        for r in sorted(runs, key=lambda r: (r.created, r.run_id)):
+            for curve in versions:
+                sha = curve.split_shas.get(r.split.seed)
+                if sha is None or sha == r.split.sha256:
+                    curve.split_shas[r.split.seed] = r.split.sha256
+                    curve.runs.append(r)
+                    break
+            else:
+                versions.append(
+                    Curve(
+                        dataset=dataset,
+                        model=model,
+                        family=r.model_family,
+                        l_max=r.l_max,
+                        protocol=protocol,
+                        split_name=split_name,
+                        split_shas={r.split.seed: r.split.sha256},
+                        version=len(versions),
+                        runs=[r],
+                    )
+                )
+        curves.extend(versions)
+    return curves
+
+
+@dataclass
+class CurveFigure:
+    """Curves on one dataset whose shared split seeds all have the same split hash."""
+
+    dataset: str
+    split_name: str
+    curves: list[Curve]
+    index: int = 0
+
+    @property
+    def key(self) -> str:
+        return "f" + _short(f"{self.dataset}|{self.split_name}|{self.index}")
+
+    @property
+    def split_shas(self) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for c in self.curves:
+            out.update(c.split_shas)
+        return dict(sorted(out.items()))
+
+
+def group_figures(curves: Iterable[Curve]) -> list[CurveFigure]:
+    """Put each curve in the first figure of its dataset and split name it is consistent with."""
+    figures: list[CurveFigure] = []
+    for curve in curves:
+        for fig in figures:
+            if fig.dataset != curve.dataset or fig.split_name != curve.split_name:
+                continue
+            shas = fig.split_shas
+            if all(shas.get(s, h) == h for s, h in curve.split_shas.items()):
+                fig.curves.append(curve)
+                break
+        else:
+            index = sum(1 for f in figures if f.dataset == curve.dataset and f.split_name == curve.split_name)
+            figures.append(CurveFigure(curve.dataset, curve.split_name, [curve], index))
+    return figures
+
+
+@dataclass
+class TableRow:
+    """One leaderboard row: reproduced (our runs, aggregated over seeds) or published."""
+
+    kind: str  # "reproduced" | "published"
+    dataset: str
+    model: str
+    family: str
+    l_max: int | None
+    n_train: int
+    protocol: str
+    values: dict[str, Stat]
+    notes: dict[str, str] = field(default_factory=dict)
+    evidence: dict[str, str] = field(default_factory=dict)
+    seeds: list[int] = field(default_factory=list)
+    n_parameters: int | None = None
+    train_seconds: Stat | None = None
+    hardware: str = ""
+    date: str = ""
+    runs: list[RunRecord] = field(default_factory=list)
+    source: str = ""
+    curve_key: str = ""
+
+
+def hardware_of(record: RunRecord) -> str:
+    """'NVIDIA H100 (cuda)' or 'cpu name, N threads' from the record's environment."""
+    env = record.environment
+    if env.device != "cpu" and env.gpu:
+        return f"{env.gpu} ({env.device})"
+    cpu = env.cpu or env.platform or "cpu"
+    return f"{cpu}, {env.threads} threads" if env.threads else cpu
+
+
+def reproduced_rows(curves: Iterable[Curve]) -> list[TableRow]:
+    """One row per (curve, n_train): metrics as mean ± std over seeds."""
+    rows: list[TableRow] = []
+    for curve in curves:
+        by_n: dict[int, list[RunRecord]] = {}
+        for r in curve.runs:
+            by_n.setdefault(r.n_train, []).append(r)
+        for n, runs in sorted(by_n.items()):
+            runs = sorted(runs, key=lambda r: r.seed)
+            values = {}
+            for col in ERROR_COLUMNS:
+                stat = Stat.of(record_value(r, col.key) for r in runs)
+                if stat is not None:
+                    values[col.key] = stat
+            times = [r.timings.train_seconds for r in runs if r.timings is not None]
+            params = {r.n_parameters for r in runs}
+            rows.append(
+                TableRow(
+                    kind="reproduced",
+                    dataset=curve.dataset,
+                    model=curve.model,
+                    family=curve.family,
+                    l_max=curve.l_max,
+                    n_train=n,
+                    protocol=curve.protocol,
+                    values=values,
+                    seeds=[r.seed for r in runs],
+                    n_parameters=max(params) if params else None,
+                    train_seconds=Stat.of(times),
+                    hardware="; ".join(sorted({hardware_of(r) for r in runs})),
+                    date=max(r.created for r in runs)[:10],
+                    runs=runs,
+                    curve_key=curve.key,
+                )
+            )
+    return rows
+
+
+def published_rows(values: Iterable[PublishedValue]) -> list[TableRow]:
+    """One row per published (dataset, method, l_max, n_train): each cell keeps its evidence tag."""
+    rows: dict[tuple, TableRow] = {}
+    for v in values:
+        key = (v.dataset, v.method, v.l_max, v.n_train)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = TableRow(
+                kind="published",
+                dataset=v.dataset,
+                model=v.method,
+                family=v.family,
+                l_max=v.l_max,
+                n_train=v.n_train,
+                protocol="published",
+                values={},
+                source=f"{v.source}; {v.table}",
+            )
+        col, number, note = published_column(v)
+        row.values[col] = Stat(mean=number, std=None, n=1)
+        row.evidence[col] = v.evidence
+        notes = [n for n in (note, v.note) if n]
+        if notes:
+            row.notes[col] = "; ".join(notes)
+    return list(rows.values())
+
+
+def best_per_column(rows: Iterable[TableRow]) -> dict[str, float]:
+    """Lowest mean of each error column over all rows (published and reproduced)."""
+    best: dict[str, float] = {}
+    for row in rows:
+        for key, stat in row.values.items():
+            if key not in best or stat.mean < best[key]:
+                best[key] = stat.mean
+    return best
+
+
+@dataclass
+class DatasetSection:
+    """Everything the index page shows for one dataset (variant, e.g. ``rmd17/aspirin``)."""
+
+    dataset: str
+    rows: list[TableRow]
+    best: dict[str, float]
+    columns: list[Column]
+    failed: list[RunRecord]
+
+    @property
+    def anchor(self) -> str:
+        return "ds-" + "".join(ch if ch.isalnum() else "-" for ch in self.dataset)
+
+
+def dataset_sections(
+    records: list[RunRecord], published: Iterable[PublishedValue] = ()
+) -> list[DatasetSection]:
+    """One section per dataset: our datasets first (sorted), then published-only ones in file order."""
+    curves = build_curves(records)
+    ours = reproduced_rows(curves)
+    theirs = published_rows(published)
+    names = sorted({r.dataset.name for r in records})
+    names += [d for d in dict.fromkeys(r.dataset for r in theirs) if d not in names]
+    sections = []
+    for name in names:
+        rows = sorted(
+            (r for r in ours if r.dataset == name),
+            key=lambda r: (r.model, r.protocol, r.n_train),
+        ) + [r for r in theirs if r.dataset == name]
+        used = [c for c in ERROR_COLUMNS if any(c.key in r.values for r in rows)]
+        failed = [r for r in records if r.dataset.name == name and r.status != "complete"]
+        sections.append(DatasetSection(name, rows, best_per_column(rows), used, failed))
+    return sections
