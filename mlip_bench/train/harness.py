@@ -140,6 +140,14 @@ def _load_split(store, card, seed: int, root):
     return load_or_create_split(store, card=card, seed=seed, root=root)
 
 
+def _subsample(indices: list[int], limit: int | None, seed: int) -> list[int]:
+    """At most ``limit`` of ``indices``, drawn at random (seeded), in ascending order."""
+    if limit is None or len(indices) <= limit:
+        return indices
+    chosen = np.random.default_rng(seed).choice(len(indices), size=limit, replace=False)
+    return sorted(indices[i] for i in chosen)
+
+
 def _graphs(store, indices, r_max: float, dtype: torch.dtype) -> list:
     from mlip_bench.data.graphs import frame_to_graph
 
@@ -157,12 +165,8 @@ def _train_and_record(rid, config, proto, protocol_label, variant, card, store, 
 
     torch.set_default_dtype(torch.float32)
     train_idx = [int(i) for i in split.train_pool[:n_train]]
-    val_idx = [int(i) for i in split.val]
-    if proto.max_val_frames:
-        val_idx = val_idx[: proto.max_val_frames]
-    test_idx = [int(i) for i in split.test]
-    if proto.max_test_frames:
-        test_idx = test_idx[: proto.max_test_frames]
+    val_idx = _subsample([int(i) for i in split.val], proto.max_val_frames, seed)
+    test_idx = _subsample([int(i) for i in split.test], proto.max_test_frames, seed)
     if not test_idx:
         raise ConfigError(f"the split of {variant} has no test frames")
 

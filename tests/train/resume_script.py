@@ -1,0 +1,21 @@
+"""Run one toy cell in its own process (used by test_resume.py): ROOT OUT BASELINES MAX_STEPS."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+torch.set_num_threads(1)
+
+import toy_model  # noqa: E402
+
+import mlip_bench.models.registry as registry  # noqa: E402
+from mlip_bench.train.harness import run_cell  # noqa: E402
+
+root, out, baselines, max_steps = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
+registry.BASELINES_DIR = baselines
+record = run_cell("pairmlp", "toy", 20, 0, "smoke", Path(out), root=Path(root), overrides={"max_steps": max_steps})
+print(record.metrics["test"].model_dump_json())

@@ -1,0 +1,61 @@
+"""run_cell: one learning-curve cell end to end on a real (tiny) store."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mlip_bench.errors import ConfigError, DatasetError, ModelError, ResultsError
+from mlip_bench.results.io import load_records, record_path
+from mlip_bench.train.harness import run_cell, run_id
+
+
+def test_run_cell_writes_a_complete_record_and_is_idempotent(tmp_path, baselines, toy_root):
+    out = tmp_path / "out"
+    record = run_cell("pairmlp", "toy", 20, 0, "smoke", out, root=toy_root)
+    assert record.status == "complete"
+    assert record.run_id == run_id("pairmlp", "toy", 20, 0, "smoke")
+    test = record.metrics["test"]
+    assert test.n_frames == record.split.n_test > 0
+    assert test.force_mae_mev_per_a > 0 and set(test.force_mae_mev_per_a_by_element) == {"C", "H", "O"}
+    assert record.timings.steps == 20 and record.n_parameters > 0
+    assert record.dataset.store_sha256 and record.split.sha256
+    assert record.environment.packages["torch"]
+    assert len(record.parity["force_ref_ev_per_a"]) == len(record.parity["force_pred_ev_per_a"]) > 0
+    path = record_path(out, record.run_id)
+    stamp = path.stat().st_mtime_ns
+    again = run_cell("pairmlp", "toy", 20, 0, "smoke", out, root=toy_root)
+    assert again == record and path.stat().st_mtime_ns == stamp
+    assert load_records(out) == [record]
+
+
+def test_overrides_get_their_own_run_id(tmp_path, baselines, toy_root):
+    out = tmp_path / "out"
+    a = run_cell("pairmlp", "toy", 10, 0, "smoke", out, root=toy_root, overrides={"max_steps": 4})
+    assert a.protocol.startswith("smoke+") and a.timings.steps == 4
+    with pytest.raises(ConfigError, match="unknown override"):
+        run_cell("pairmlp", "toy", 10, 0, "smoke", out, root=toy_root, overrides={"lr": 1})
+
+
+def test_bad_inputs_say_what_to_do(tmp_path, baselines, toy_root):
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match=r"training pool has \d+ frames; use 1\.\.\d+"):
+        run_cell("pairmlp", "toy", 5000, 0, "smoke", out, root=toy_root)
+    with pytest.raises(ModelError, match="unknown model 'nosuch'"):
+        run_cell("nosuch", "toy", 10, 0, "smoke", out, root=toy_root)
+    with pytest.raises(DatasetError):
+        run_cell("pairmlp", "nosuchdata", 10, 0, "smoke", out, root=toy_root)
+    with pytest.raises(ConfigError, match="unknown protocol"):
+        run_cell("pairmlp", "toy", 10, 0, "fast", out, root=toy_root)
+
+
+def test_failed_record_is_not_replaced_silently(tmp_path, baselines, toy_root):
+    out = tmp_path / "out"
+    record = run_cell("pairmlp", "toy", 10, 0, "smoke", out, root=toy_root, overrides={"max_steps": 2})
+    path = record_path(out, record.run_id)
+    raw = json.loads(path.read_text())
+    raw.update(status="failed", error="diverged")
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ResultsError, match="failed earlier.*delete"):
+        run_cell("pairmlp", "toy", 10, 0, "smoke", out, root=toy_root, overrides={"max_steps": 2})
