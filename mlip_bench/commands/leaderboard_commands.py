@@ -1,9 +1,70 @@
-"""CLI commands for the leaderboard area (registered by mlip_bench.cli)."""
+"""CLI commands for the leaderboard area (registered by mlip_bench.cli):
+``mlip-bench leaderboard build`` and ``mlip-bench leaderboard serve``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from mlip_bench.errors import ConfigError
+
+DEFAULT_RESULTS = Path("leaderboard/results")
+DEFAULT_SITE = Path("leaderboard/site")
+
+leaderboard_app = typer.Typer(
+    name="leaderboard",
+    help="Build the static leaderboard site from run records, or serve it locally.",
+    no_args_is_help=True,
+)
+
+
+@leaderboard_app.command("build")
+def build(
+    results: list[Path] = typer.Option(
+        None, "--results", "-r", help="Results folder or record file (repeatable). Default: leaderboard/results."
+    ),
+    out: Path = typer.Option(DEFAULT_SITE, "--out", "-o", help="Output folder for the site."),
+    published: Path = typer.Option(
+        None, "--published", help="Published-numbers YAML. Default: baselines/published.yaml of this checkout."
+    ),
+    no_static_figures: bool = typer.Option(
+        False, "--no-static-figures", help="Skip the SVG fallbacks (faster; interactive plots only)."
+    ),
+) -> None:
+    """Render run records into a static site (works from file:// offline)."""
+    from mlip_bench.leaderboard.build import build_site
+
+    dirs = list(results) if results else [DEFAULT_RESULTS]
+    index = build_site(dirs, out, published, static_figures=not no_static_figures)
+    typer.echo(f"leaderboard written: {index}")
+
+
+@leaderboard_app.command("serve")
+def serve(
+    site: Path = typer.Option(DEFAULT_SITE, "--site", help="Site folder made by `leaderboard build`."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port on 127.0.0.1 (0 picks a free one)."),
+) -> None:
+    """Serve the site on http://127.0.0.1:PORT until Ctrl+C (local only)."""
+    import functools
+    import http.server
+
+    if not (site / "index.html").is_file():
+        raise ConfigError(f"{site} holds no index.html; run `mlip-bench leaderboard build --out {site}` first")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); pick another --port") from None
+    typer.echo(f"serving {site} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl+C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    app.add_typer(leaderboard_app, name="leaderboard")

@@ -37,6 +37,18 @@ class ParityPair:
     reference: list[float]
     predicted: list[float]
 
+    def display(self) -> tuple[list[float], list[float], str]:
+        """(reference, predicted, axis unit) for plots: meV-based units; energies shifted by the
+        mean reference so that the axes show differences, not a large absolute offset."""
+        unit, factor = _TO_MEV.get(self.unit, (self.unit, 1.0))
+        shift = 0.0
+        if self.quantity.startswith("energy") and self.reference:
+            shift = sum(self.reference) / len(self.reference)
+            unit = f"{unit}, minus mean reference"
+        ref = [(r - shift) * factor for r in self.reference]
+        pred = [(p - shift) * factor for p in self.predicted]
+        return ref, pred, unit
+
     @property
     def errors(self) -> tuple[list[float], str]:
         """predicted - reference, in meV-based units when the samples are in eV-based units."""
@@ -127,9 +139,10 @@ def learning_curve_figure(figure: CurveFigure, column_key: str) -> dict[str, Any
 
 def parity_figure(pair: ParityPair) -> dict[str, Any]:
     """Predicted vs reference scatter with the y = x line."""
-    lo = min(pair.reference + pair.predicted) if pair.reference else 0.0
-    hi = max(pair.reference + pair.predicted) if pair.reference else 1.0
-    unit = _safe(pair.unit)
+    ref, pred, raw_unit = pair.display()
+    lo = min(ref + pred) if ref else 0.0
+    hi = max(ref + pred) if ref else 1.0
+    unit = _safe(raw_unit)
     layout = dict(_BASE_LAYOUT)
     layout.update(
         {
@@ -144,8 +157,8 @@ def parity_figure(pair: ParityPair) -> dict[str, Any]:
         "data": [
             {"type": "scatter", "mode": "lines", "x": [lo, hi], "y": [lo, hi], "name": "y = x",
              "line": {"color": "#999", "dash": "dash"}, "hoverinfo": "skip"},
-            {"type": "scattergl" if len(pair.reference) > 2000 else "scatter", "mode": "markers",
-             "x": pair.reference, "y": pair.predicted, "name": _safe(pair.quantity),
+            {"type": "scattergl" if len(ref) > 2000 else "scatter", "mode": "markers",
+             "x": ref, "y": pred, "name": _safe(pair.quantity),
              "marker": {"size": 4, "opacity": 0.6}},
         ],
         "layout": layout,

@@ -76,17 +76,17 @@ def parity_svg(pairs: list[ParityPair]) -> str:
         fig, axes = plt.subplots(2, len(pairs), figsize=(4.2 * len(pairs), 7.5), squeeze=False)
         for i, pair in enumerate(pairs):
             ax = axes[0][i]
-            ax.scatter(pair.reference, pair.predicted, s=4, alpha=0.6)
-            if pair.reference:
-                lo = min(pair.reference + pair.predicted)
-                hi = max(pair.reference + pair.predicted)
+            ref, pred, unit = pair.display()
+            ax.scatter(ref, pred, s=4, alpha=0.6)
+            if ref:
+                lo, hi = min(ref + pred), max(ref + pred)
                 ax.plot([lo, hi], [lo, hi], color="0.6", linestyle="--", linewidth=1)
-            ax.set_xlabel(f"reference ({pair.unit})")
-            ax.set_ylabel(f"predicted ({pair.unit})")
+            ax.set_xlabel(f"reference ({unit})")
+            ax.set_ylabel(f"predicted ({unit})")
             ax.set_title(f"{pair.quantity}: predicted vs reference")
-            errors, unit = pair.errors
+            errors, err_unit = pair.errors
             axes[1][i].hist(errors, bins=50)
-            axes[1][i].set_xlabel(f"predicted - reference ({unit})")
+            axes[1][i].set_xlabel(f"predicted - reference ({err_unit})")
             axes[1][i].set_ylabel("count")
         fig.tight_layout()
         text = _svg(fig)
