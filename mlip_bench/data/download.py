@@ -355,7 +355,15 @@ def download_variant(
     from mlip_bench.data.convert import convert_variant
 
     warn = warn or _default_warn
+    from mlip_bench.data.cards import list_cards
+    from mlip_bench.errors import DatasetError
+
     variant = resolve_variant(variant, root=root)
+    if variant.split("/")[0] not in list_cards():
+        raise DatasetError(
+            f"{variant} was imported and has no dataset card, so there is nothing to download; "
+            f"datasets with cards: {', '.join(list_cards())}"
+        )
     card = load_card(variant.split("/")[0])
     source = card.variant_source(variant)
     file = card.file(source.file)

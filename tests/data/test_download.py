@@ -7,7 +7,6 @@ import io
 import json
 import sys
 import tarfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -369,3 +368,44 @@ def test_unknown_dataset_and_molecule_list_valid_names(tmp_path):
         download_variant("md18", root=tmp_path, progress=False)
     with pytest.raises(DatasetError, match="valid: aspirin, azobenzene, benzene"):
         download_variant("rmd17/caffeine", root=tmp_path, progress=False)
+
+
+def test_ctrl_c_during_conversion_leaves_no_store(tmp_path, monkeypatch):
+    import mlip_bench.data.convert as convert
+
+    fixture = ALL_FIXTURES["water"]()
+    real_read = convert.read_frames
+    calls = {"n": 0}
+
+    def interrupted(*args, **kwargs):
+        calls["n"] += 1
+        for k, frame in enumerate(real_read(*args, **kwargs)):
+            if calls["n"] == 2 and k == 3:  # second pass (the one that writes), mid-file
+                raise KeyboardInterrupt
+            yield frame
+
+    monkeypatch.setattr(convert, "read_frames", interrupted)
+    with LoopbackServer(fixture.files) as server:
+        with pytest.raises(KeyboardInterrupt):
+            download_variant("water", root=tmp_path, mirror=server.url, progress=False, warn=lambda m: None)
+    assert not [p for p in (tmp_path / "stores").rglob("*") if p.is_file()]
+    assert (tmp_path / "downloads" / "dataset_1593_eVAng.xyz").is_file()  # the verified download stays
+    monkeypatch.setattr(convert, "read_frames", real_read)
+    with LoopbackServer(fixture.files) as server:
+        download_variant("water", root=tmp_path, mirror=server.url, progress=False, warn=lambda m: None)
+        assert server.log == []  # the verified file was reused, not fetched again
+    assert open_store("water", root=tmp_path).n_frames == len(fixture.raw.energies)
+
+
+def test_corrupted_local_copy_is_fetched_again(tmp_path):
+    card = load_card("lips")
+    data = b"the real file\n"
+    file = card.file("lips.xyz").model_copy(update={"sha256": sha(data)})
+    downloads = tmp_path / "downloads"
+    downloads.mkdir(parents=True)
+    (downloads / "lips.xyz").write_bytes(b"bit rot\n")
+    seen: list[str] = []
+    with LoopbackServer({"lips.xyz": data}) as server:
+        result = fetch_file(card, file, root=tmp_path, mirror=server.url, progress=False, warn=seen.append)
+    assert result.downloaded and (downloads / "lips.xyz").read_bytes() == data
+    assert any("downloading it again" in w for w in seen)
