@@ -5,8 +5,8 @@ Each worker is a fresh (spawned) Python process limited to ``threads`` torch thr
 ``workers`` cells are in flight, so "in flight" means "running". A cell whose lock is held by
 another process (a second sweep on the same out dir, or a worker orphaned by a killed sweep) is
 deferred and, once nothing else is left, waited for. A worker that dies (killed, out of memory)
-breaks the pool: its cells are requeued once in a fresh pool and recorded as failed if that
-happens again.
+breaks the pool: the cells that were in flight are rerun one at a time in a fresh pool, and the
+one that kills its worker while running alone is recorded as failed.
 """
 
 from __future__ import annotations
@@ -21,10 +21,6 @@ from pathlib import Path
 from mlip_bench.sweep.cells import Cell, CellState, cell_state
 from mlip_bench.sweep.progress import SweepProgress
 from mlip_bench.sweep.worker import CellOutcome, execute_cell, pool_initializer, record_failure
-
-#: a cell whose worker process died this many times is recorded as failed
-MAX_WORKER_DEATHS = 2
-
 
 @dataclass
 class SweepSummary:
@@ -89,13 +85,22 @@ def run_local(
 
     pool = new_pool()
     in_flight: dict[Future[CellOutcome], Cell] = {}
+    suspects: deque[Cell] = deque()  # cells in flight when a worker died: rerun one at a time
+    alone = False  # the only cell in flight is a suspect running by itself
     try:
-        while queue or deferred or in_flight:
-            while len(in_flight) < max(1, workers) and (queue or (deferred and not in_flight)):
+        while queue or deferred or suspects or in_flight:
+            if suspects and not in_flight:
+                cell = suspects.popleft()
+                in_flight[pool.submit(execute_cell, cell, out_dir, root, runner, False, True)] = cell
+                alone = True
+                if progress is not None:
+                    progress.mark_running(cell)
+            while not alone and not suspects and len(in_flight) < max(1, workers) and (
+                queue or (deferred and not in_flight)
+            ):
                 waiting = not queue
                 cell = queue.popleft() if queue else deferred.popleft()
-                future = pool.submit(execute_cell, cell, out_dir, root, runner, waiting, True)
-                in_flight[future] = cell
+                in_flight[pool.submit(execute_cell, cell, out_dir, root, runner, waiting, True)] = cell
                 if progress is not None:
                     progress.mark_running(cell)
             finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
@@ -106,28 +111,27 @@ def run_local(
                     outcome = future.result()
                 except BrokenProcessPool:
                     broken = True
-                    deaths[cell.run_id] = deaths.get(cell.run_id, 0) + 1
-                    if deaths[cell.run_id] >= MAX_WORKER_DEATHS:
-                        message = f"worker process died {deaths[cell.run_id]} times (killed or out of memory)"
+                    if alone:  # it ran by itself, so it is the cell that kills its worker
+                        message = "worker process died while running this cell (killed, crashed or out of memory)"
                         record_failure(cell, out_dir, message)
                         summary.failed.append(cell.run_id)
                         if progress is not None:
                             progress.mark_finished(cell, CellState.FAILED, error=message)
                     else:
-                        queue.append(cell)
+                        suspects.append(cell)
                         if progress is not None:
-                            progress.mark_finished(cell, CellState.PENDING, error="worker process died; requeued")
+                            progress.mark_finished(cell, CellState.PENDING, error="a worker died; rerunning alone")
                     continue
                 _account(outcome, cell, summary, deferred, progress)
+            alone = False
             if broken:
-                # every future of a broken pool fails; requeue the others without blaming them
                 for future, cell in list(in_flight.items()):
                     try:
                         outcome = future.result()
                     except BrokenProcessPool:
-                        queue.appendleft(cell)
+                        suspects.append(cell)
                         if progress is not None:
-                            progress.mark_finished(cell, CellState.PENDING, error="worker pool restarted; requeued")
+                            progress.mark_finished(cell, CellState.PENDING, error="a worker died; rerunning alone")
                         continue
                     _account(outcome, cell, summary, deferred, progress)
                 in_flight.clear()

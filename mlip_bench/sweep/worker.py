@@ -62,14 +62,19 @@ def resolve_runner(path: str) -> Callable[..., Any]:
 
 
 def configure_threads(threads: int) -> None:
-    """Limit this process to ``threads`` compute threads (env for OpenMP/MKL, and torch)."""
+    """Limit this process to ``threads`` compute threads.
+
+    Sets the OpenMP/MKL variables (torch reads them when it is first imported) and, if torch is
+    already imported, ``torch.set_num_threads``; importing torch is left to the runner.
+    """
     for var in _THREAD_VARS:
         os.environ[var] = str(threads)
-    import torch
-
-    torch.set_num_threads(threads)
-    with contextlib.suppress(RuntimeError):  # only settable before the first parallel op
-        torch.set_num_interop_threads(1)
+    os.environ["MLIP_BENCH_WORKER_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        torch.set_num_threads(threads)
+        with contextlib.suppress(RuntimeError):  # only settable before the first parallel op
+            torch.set_num_interop_threads(1)
 
 
 def die_with_parent() -> None:
@@ -124,7 +129,11 @@ def _one_line(err: BaseException) -> str:
 def failed_record(cell: Cell, error: str, seconds: float = 0.0) -> RunRecord:
     """A RunRecord with ``status="failed"`` for a cell whose runner raised ``error``."""
     family, config, name = "unknown", {}, cell.model
+    baseline = Path(__file__).resolve().parents[2] / "baselines" / f"{cell.model}.yaml"
+    known = baseline.is_file() or Path(cell.model).suffix in (".yaml", ".yml")
     with contextlib.suppress(Exception):
+        if not known:  # an unknown model: do not import the model stack just to fail again
+            raise LookupError(cell.model)
         from mlip_bench.models.registry import load_model_config
 
         cfg = load_model_config(cell.model, **dict(cell.overrides.get("model") or {}))
@@ -197,6 +206,9 @@ def execute_cell(
                 print(f"=== {datetime.now(timezone.utc).isoformat(timespec='seconds')} {cell.label()} "
                       f"protocol={cell.protocol} pid={os.getpid()}", flush=True)
                 run = resolve_runner(runner)
+                threads = os.environ.get("MLIP_BENCH_WORKER_THREADS")
+                if threads:
+                    configure_threads(int(threads))
                 result = run(
                     model=cell.model,
                     dataset=cell.dataset,
