@@ -34,19 +34,20 @@ class Predictions:
 def predict(potential: torch.nn.Module, graphs: Sequence, batch_size: int = 16) -> Predictions:
     """Run ``potential`` (forces by autograd) over ``graphs`` in batches; weights are left as they are."""
     was_training = potential.training
+    device = next(potential.parameters()).device
     potential.eval()
     e_ref, e_pred, n_atoms, f_ref, f_pred, numbers = [], [], [], [], [], []
     try:
         for start in range(0, len(graphs), batch_size):
-            batch = collate(list(graphs[start : start + batch_size]))
+            batch = collate(list(graphs[start : start + batch_size])).to(device)
             out = potential(batch, compute_forces=True, training=False)
-            e_ref.append(batch.energy.to(torch.float64).numpy())
-            e_pred.append(out["energy"].detach().to(torch.float64).numpy())
-            n_atoms.append(batch.natoms.numpy())
-            numbers.append(batch.z.numpy())
-            f_pred.append(out["forces"].detach().to(torch.float64).numpy())
+            e_ref.append(batch.energy.to(torch.float64).cpu().numpy())
+            e_pred.append(out["energy"].detach().to(torch.float64).cpu().numpy())
+            n_atoms.append(batch.natoms.cpu().numpy())
+            numbers.append(batch.z.cpu().numpy())
+            f_pred.append(out["forces"].detach().to(torch.float64).cpu().numpy())
             if getattr(batch, "forces", None) is not None:
-                f_ref.append(batch.forces.to(torch.float64).numpy())
+                f_ref.append(batch.forces.to(torch.float64).cpu().numpy())
             else:
                 f_ref.append(np.full_like(f_pred[-1], np.nan))
     finally:

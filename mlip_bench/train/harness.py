@@ -80,12 +80,14 @@ def run_cell(
     root: Path | None = None,
     overrides: dict[str, Any] | None = None,
     progress: bool = False,
+    device: str | None = None,
 ) -> RunRecord:
     """Train and evaluate one run and write its record (see module doc). Idempotent.
 
     ``overrides``: protocol fields to change (e.g. ``{"max_steps": 100}``) and/or ``{"model":
     {...}}`` for model-config fields; a run with overrides gets ``+<hash>`` after its protocol
-    name so it never mixes with the preset's runs.
+    name so it never mixes with the preset's runs. ``device``: "cpu", "cuda", ... (default: cuda
+    when available, else cpu).
     """
     from mlip_bench.data.catalog import open_store, resolve_variant
     from mlip_bench.models.registry import load_model_config
@@ -116,8 +118,9 @@ def run_cell(
             f"--n-train {n_train} does not fit {variant}: its training pool has {n_pool} frames; "
             f"use 1..{n_pool}"
         )
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     return _train_and_record(
-        rid, config, proto, protocol_label, variant, card, store, split, n_train, seed, out_dir, progress
+        rid, config, proto, protocol_label, variant, card, store, split, n_train, seed, out_dir, progress, device
     )
 
 
@@ -155,7 +158,7 @@ def _graphs(store, indices, r_max: float, dtype: torch.dtype) -> list:
 
 
 def _train_and_record(rid, config, proto, protocol_label, variant, card, store, split, n_train, seed,
-                      out_dir: Path, progress: bool) -> RunRecord:
+                      out_dir: Path, progress: bool, device: str) -> RunRecord:
     from mlip_bench.models.potential import DatasetStatistics
     from mlip_bench.models.registry import build_potential
     from mlip_bench.results.environment import collect_environment
@@ -192,7 +195,9 @@ def _train_and_record(rid, config, proto, protocol_label, variant, card, store, 
     ckpt = checkpoint_dir(out_dir, rid)
     trainer = Trainer(
         potential, proto, train_graphs, val_graphs, ckpt, seed=seed, fingerprint=fingerprint,
-        progress=progress, label=rid,
+        progress=progress, label=rid, device=device,
+        metadata={"run_id": rid, "dataset": variant, "seed": seed, "n_train": n_train, "split": split.name,
+                  "split_sha256": split.sha256, "protocol": protocol_label},
     )
     base = dict(
         run_id=rid,
@@ -220,7 +225,7 @@ def _train_and_record(rid, config, proto, protocol_label, variant, card, store, 
         seed=seed,
         protocol=protocol_label,
         protocol_config=proto.model_dump(mode="json"),
-        environment=collect_environment("cpu"),
+        environment=collect_environment(device),
         command=" ".join(sys.argv) if sys.argv else "",
     )
     try:

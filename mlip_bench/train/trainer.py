@@ -108,12 +108,16 @@ class Trainer:
         fingerprint: str = "",
         progress: bool = False,
         label: str = "train",
+        device: str = "cpu",
+        metadata: dict[str, Any] | None = None,
     ):
         if not len(train_graphs):
             raise TrainingError("no training frames; use a larger --n-train")
         if not len(val_graphs):
             raise TrainingError("no validation frames; the split needs a validation set")
-        self.potential = potential
+        self.device = torch.device(device)
+        self.potential = potential.to(self.device)
+        self.metadata = dict(metadata or {})
         self.protocol = protocol
         self.train_graphs = list(train_graphs)
         self.val_graphs = list(val_graphs)
@@ -144,7 +148,7 @@ class Trainer:
         self.ema = ExponentialMovingAverage(potential, protocol.ema_decay, protocol.ema_use_num_updates)
         self.shuffle = torch.Generator().manual_seed(self.seed)
         self.val_batches = [
-            collate(self.val_graphs[i : i + protocol.eval_batch_size])
+            collate(self.val_graphs[i : i + protocol.eval_batch_size]).to(self.device)
             for i in range(0, len(self.val_graphs), protocol.eval_batch_size)
         ]
         # counters
@@ -163,6 +167,7 @@ class Trainer:
     def _state(self, finished: bool, stop_reason: str = "") -> dict[str, Any]:
         return {
             "fingerprint": self.fingerprint,
+            "metadata": self.metadata,
             "model": self.potential.checkpoint_payload(),
             "ema": self.ema.state_dict(),
             "best_ema_state": self.best_ema_state,
@@ -203,6 +208,7 @@ class Trainer:
     def _write_best_model(self) -> None:
         payload = self.potential.checkpoint_payload()
         payload["state_dict"] = self.best_ema_state or self.ema.averaged_state_dict()
+        payload["metadata"] = self.metadata
         atomic_torch_save(payload, self.checkpoint_dir / BEST_MODEL)
 
     def load_best_weights(self) -> None:
@@ -233,7 +239,7 @@ class Trainer:
         )
 
     def _train_step(self, indices: list[int]) -> float:
-        batch = collate([self.train_graphs[i] for i in indices])
+        batch = collate([self.train_graphs[i] for i in indices]).to(self.device)
         self.potential.train()
         self.optimizer.zero_grad(set_to_none=True)
         prediction = self.potential(batch, compute_forces=True, training=True)
