@@ -152,9 +152,8 @@ def _store_rows(store) -> list[tuple[str, str]]:
             labels[label or "(none)"] = labels.get(label or "(none)", 0) + 1
         rows.append(("subset labels", ", ".join(f"{k} {v}" for k, v in sorted(labels.items()))))
     official = sorted((attrs.get("official_splits") or {}).keys())
-    splits = ["default (card recipe)"]
-    if subsets is not None:
-        splits.append("labelled (from the subset labels)")
+    labelled = subsets is not None and "train" in set(subsets) and "test" in set(subsets)
+    splits = ["default (by the train/test labels)" if labelled else "default (seeded, card recipe)"]
     splits += official
     saved = sorted(p.name for p in store.path.parent.glob(f"{store.path.stem}.*.split-*.json"))
     rows.append(("available splits", ", ".join(splits)))

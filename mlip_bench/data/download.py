@@ -11,6 +11,7 @@ official URLs: ``--mirror`` or ``$MLIP_BENCH_MIRROR``.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import shutil
@@ -208,7 +209,7 @@ def _stream_to_part(source: str, part: Path, label: str, progress: bool) -> int:
             while True:
                 try:
                     block = stream.read(_CHUNK)
-                except (OSError, ValueError) as exc:
+                except (OSError, ValueError, http.client.HTTPException) as exc:
                     raise DownloadError(
                         f"{source}: connection lost after {written} bytes ({exc}); rerun to resume"
                     ) from None
