@@ -80,6 +80,7 @@ class SourceSummary:
     n_frames: int
     subset: str | None
     units: dict[str, str]
+    n_read: int = 0  # frames in the file (n_frames counts those kept after de-duplication)
 
 
 @dataclass
@@ -154,8 +155,9 @@ def import_variant(
         unit = file_energy_units.pop(str(path), None) or file_energy_units.pop(path.name, None) or energy_unit
         label = subset_label_from_name(path) if labels else None
         name = detect_format(path, fmt)
-        count = 0
+        count = n_read = 0
         for item in read_imported_frames(path, name, unit, length_unit, force_unit):
+            n_read += 1
             fingerprint = frame_fingerprint(item.frame.positions, item.frame.numbers)
             if dedupe and fingerprint in seen:
                 dropped += 1
@@ -169,7 +171,7 @@ def import_variant(
             count += 1
         forces = force_unit or f"{unit}/{length_unit}"
         sources.append(SourceSummary(key, source_sha256(path), name, count, label,
-                                     {"energy": unit, "length": length_unit, "forces": forces}))
+                                     {"energy": unit, "length": length_unit, "forces": forces}, n_read))
     if file_energy_units:
         raise DatasetError(f"--file-unit names files that were not imported: {', '.join(file_energy_units)}")
     if not frames:
