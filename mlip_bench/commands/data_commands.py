@@ -97,7 +97,7 @@ def _card_rows(card, variant: str | None) -> list[tuple[str, str]]:
         ("kind", card.kind),
         ("level of theory", card.level_of_theory_for(variant) if variant else card.level_of_theory),
         (
-            "raw units",
+            "official raw units",
             f"energy {card.units.energy} (x {card.units.energy_to_ev:g} -> eV), forces {card.units.forces} "
             f"(x {card.units.forces_to_ev_per_angstrom:g} -> eV/Å), lengths {card.units.length}",
         ),

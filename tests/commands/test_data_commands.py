@@ -126,3 +126,24 @@ def test_truncated_archive_and_offline_errors(tmp_path, capsys):
     assert main(["download", "lips", "--root", str(tmp_path), "--mirror", str(tmp_path / "empty-dir-missing")]) == 4
     _, err = capsys.readouterr()
     assert "neither a directory nor" in _one_error_line(err)
+
+
+def test_download_leaves_an_imported_subset_alone_unless_forced(tmp_path, capsys):
+    import numpy as np
+
+    from mlip_bench.data.catalog import open_store, store_path
+    from mlip_bench.data.frame import Frame
+    from mlip_bench.data.store import write_store
+
+    rng = np.random.default_rng(1)
+    frames = [Frame(positions=rng.normal(size=(3, 3)) * 2, numbers=np.array([8, 1, 1]), energy=-10.0 - i,
+                    forces=rng.normal(size=(3, 3)), cell=np.eye(3) * 9, pbc=np.ones(3, bool)) for i in range(4)]
+    write_store(store_path("water", tmp_path), frames, {"name": "water", "provenance": "imported-subset"})
+    fixture = ALL_FIXTURES["water"]()
+    with LoopbackServer(fixture.files) as server:
+        assert main(["download", "water", "--root", str(tmp_path), "--mirror", server.url]) == 0
+        out, _ = capsys.readouterr()
+        assert "imported-subset" in out and "--force" in out and server.log == []
+        assert main(["download", "water", "--force", "--root", str(tmp_path), "--mirror", server.url]) == 0
+    store = open_store("water", root=tmp_path)
+    assert store.attrs["provenance"] == "download" and store.n_frames == len(fixture.raw.energies)
