@@ -49,7 +49,10 @@ def make_executor(
     resources: SlurmResources, folder: Path, job_name: str, cluster: str = "slurm", threads: int = 1
 ) -> submitit.AutoExecutor:
     """A submitit executor configured from the sweep's resources (``cluster``: slurm, local or debug)."""
-    executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    try:
+        executor = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    except RuntimeError as err:  # submitit's Slurm executor wants srun on PATH
+        raise ConfigError(f"no Slurm here ({err}); use --executor local") from None
     params: dict[str, Any] = {
         "name": job_name,
         "timeout_min": resources.timeout_min,
