@@ -174,3 +174,19 @@ def test_frame_from_store_has_index_and_molecule_cell(tmp_path):
     store = Store(write_store(tmp_path / "s.h5", [frame], ATTRS))
     got = store.frame(0)
     assert got.index == 0 and not got.is_periodic and got.numbers.dtype == np.int64
+
+
+def test_embedded_demo_store_is_complete_and_small():
+    from mlip_bench.embedded import EMBEDDED_STORES
+
+    path = EMBEDDED_STORES["rmd17/ethanol"]
+    assert path.stat().st_size < 1.5e6
+    store = Store(path)
+    assert store.n_frames == 2000 and set(store.n_atoms) == {9} and list(store.species) == [1, 6, 8]
+    assert store.attrs["provenance"] == "embedded-subset"
+    assert store.attrs["source_sha256"]["dataset_ethanol/train.xyz"].startswith("a26a16d8")
+    assert store.attrs["source_sha256"]["dataset_ethanol/test_MD.xyz"].startswith("b8726933")
+    assert (store.subsets == "train").sum() == 1000 and (store.subsets == "test").sum() == 1000
+    assert store.verify()
+    energies = store.energies()
+    assert energies.dtype == np.float64 and abs(energies.mean() + 4209.6) < 0.5  # eV, rMD17 ethanol

@@ -1,0 +1,97 @@
+"""`mlip-bench import` on synthetic files: one variant from several files, labels, units, bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mlip_bench.cli import main
+from mlip_bench.data.catalog import open_store, store_path
+from mlip_bench.data.importers.variant_import import import_variant, subset_label_from_name
+from mlip_bench.units import KCAL_PER_MOL_IN_EV
+
+
+def _npz(path, n_frames, seed, energy=-1000.0, copy_from=None):
+    rng = np.random.default_rng(seed)
+    pos = rng.normal(size=(n_frames, 3, 3)) * 2
+    if copy_from is not None:
+        pos[0] = np.load(copy_from)["R"][0]  # a frame repeated from another file
+    np.savez(path, R=pos, z=np.array([8, 1, 1]), E=rng.normal(energy, 1.0, n_frames), F=rng.normal(size=(n_frames, 3, 3)))
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, label",
+    [("mdbench_aspirin_train_nequip_npz.npz", "train"), ("test_MD.xyz", "test"), ("x_val.npz", "val"),
+     ("metatrain_ethanol_train_0.xyz", "train"), ("metatrain_ethanol_reduced_100.xyz", None),
+     ("deal_0.2_selected.xyz", None), ("validation-set.extxyz", "val")],
+)
+def test_subset_label_from_file_name(name, label):
+    assert subset_label_from_name(name) == label
+
+
+def test_cli_import_labels_units_duplicates(tmp_path, capsys):
+    train = _npz(tmp_path / "mol_train.npz", 30, 1)
+    test = _npz(tmp_path / "mol_test.npz", 20, 2, copy_from=train)
+    code = main(["import", str(train), str(test), "--as", "rmd17/ethanol", "--units", "kcal/mol", "--root", str(tmp_path / "r")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "test/train: 1" in out and "50 frames written" in out
+    store = open_store("rmd17/ethanol", root=tmp_path / "r")
+    assert store.path == store_path("rmd17/ethanol", tmp_path / "r")  # not the embedded demo store
+    assert store.attrs["provenance"] == "imported-subset"
+    raw = np.load(train)["E"][0]
+    assert store.frame(0).energy == pytest.approx(raw * KCAL_PER_MOL_IN_EV, rel=1e-12)
+    assert store.attrs["sources"][0]["units"]["energy"] == "kcal/mol"
+    assert set(store.attrs["source_sha256"]) == {"mol_train.npz", "mol_test.npz"}
+    assert list(store.source_index[:3]) == [0, 1, 2]
+
+
+def test_import_refuses_to_overwrite_without_force(tmp_path):
+    data = _npz(tmp_path / "a.npz", 5, 3)
+    import_variant([data], "mydata", root=tmp_path)
+    assert main(["import", str(data), "--as", "mydata", "--root", str(tmp_path)]) == 3
+    result = import_variant([data], "mydata", root=tmp_path, force=True, subset=True)
+    assert result.provenance == "imported-subset" and result.store.n_frames == 5
+
+
+def test_file_unit_applies_to_one_file_only(tmp_path):
+    ev = _npz(tmp_path / "a.npz", 4, 4, energy=-400.0)
+    kcal = _npz(tmp_path / "b.npz", 4, 5, energy=-400.0 / KCAL_PER_MOL_IN_EV)
+    result = import_variant([ev, kcal], "mixed", root=tmp_path, file_energy_units={"b.npz": "kcal/mol"})
+    energies = result.store.energies()
+    assert np.all(np.abs(energies + 400.0) < 5.0)
+    assert result.provenance == "imported"
+    with pytest.raises(Exception, match="not imported: c.npz"):
+        import_variant([ev], "mixed2", root=tmp_path, file_energy_units={"c.npz": "kcal/mol"})
+
+
+def test_dedupe_drops_repeats(tmp_path):
+    first = _npz(tmp_path / "one.npz", 6, 6)
+    second = _npz(tmp_path / "two.npz", 6, 7, copy_from=first)
+    kept = import_variant([first, second], "dd", root=tmp_path, dedupe=True)
+    assert kept.store.n_frames == 11 and kept.n_dropped_duplicates == 1 and kept.duplicates["n_groups"] == 0
+    report = import_variant([first, second], "dd2", root=tmp_path).duplicates
+    assert report["n_groups"] == 1 and report["groups"] == [[0, 6]]
+
+
+def test_cli_bad_input_is_one_line_without_traceback(tmp_path):
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, R=np.zeros((2, 3, 3)), z=np.array([8, 1, 1]), E=np.array([1.0, np.nan]), F=np.zeros((2, 3, 3)))
+    cases = [
+        ([str(bad), "--as", "x"], 3, "bad.npz, frame 1: energy is missing, NaN or inf"),
+        ([str(bad), "--as", "md17/notamolecule"], 3, "valid: aspirin"),
+        ([str(bad), "--as", "x", "--units", "furlongs"], 2, "unknown energy unit"),
+    ]
+    for args, code, message in cases:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mlip_bench.cli", "import", *args, "--root", str(tmp_path)],
+            capture_output=True, text=True,
+        )
+        assert proc.returncode == code, proc.stderr
+        assert message in proc.stderr and "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    assert not list(tmp_path.rglob("*.h5"))  # nothing half-written
