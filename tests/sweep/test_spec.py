@@ -158,13 +158,22 @@ def test_committed_sweep_files_are_valid_and_expand() -> None:
                      "periodic-cpu.yaml", "paper-rmd17.yaml", "paper-md17-learning-curve.yaml", "paper-water.yaml",
                      "paper-cu-formate.yaml", "paper-lips.yaml", "paper-li3po4.yaml", "paper-ccsd.yaml"):
         assert expected in names
+    from mlip_bench.models.registry import available_models
+
+    known = set(available_models())
     for path in files:
         spec = load_sweep(path)
-        cells = expand_cells(spec, run_id_for=_rid)
+        cells = expand_cells(spec)  # run ids from the harness, which also checks every override key
         assert cells, path
         assert all(c.n_train >= 1 for c in cells)
-    aspirin = expand_cells(load_sweep(REPO / "sweeps" / "md17-aspirin-cpu.yaml"), run_id_for=_rid)
+        assert set(spec.model_names) <= known, (path.name, set(spec.model_names) - known)
+    aspirin = expand_cells(load_sweep(REPO / "sweeps" / "md17-aspirin-cpu.yaml"))
     assert {c.n_train for c in aspirin} == {50, 150, 350, 550, 750, 950}
     assert {c.seed for c in aspirin} == {0, 1, 2}
-    assert {c.display_model for c in aspirin} == {"nequip-l0-cpu", "nequip-l1-cpu", "nequip-l2-cpu", "schnet", "dimenet++"}
+    assert {c.display_model for c in aspirin} == {"nequip-l0-cpu", "nequip-l1-cpu", "nequip-l2-cpu", "schnet", "dimenet++-cpu"}
     assert {c.protocol for c in aspirin} == {"cpu"}
+    assert len(aspirin) == 5 * 6 * 3 and all(c.run_id.endswith("__cpu") for c in aspirin)
+    curve = expand_cells(load_sweep(REPO / "sweeps" / "paper-md17-learning-curve.yaml"))
+    assert {c.display_model for c in curve} == {"nequip-l0", "nequip-l1", "nequip-l2", "nequip-l3",
+                                                 "nequip-l0-features512", "nequip-l0-features173"}
+    assert len(curve) == 6 * 6 and len({c.run_id for c in curve}) == 36
