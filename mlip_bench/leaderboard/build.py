@@ -223,6 +223,7 @@ def build_site(
             tmp / "curves.html",
             env.get_template("curves.html").render(
                 **common, root="", page="curves", figures=figures, specs=specs, fits=fits, confidence=0.95,
+                static_figures=static_figures,
             ),
         )
         _write(

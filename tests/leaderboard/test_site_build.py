@@ -1,0 +1,202 @@
+"""The static site: offline assets, links that resolve, escaping, refusal of invalid records."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import plotly
+import pytest
+from conftest import FIXTURES
+
+from mlip_bench.errors import ConfigError, ResultsError
+from mlip_bench.leaderboard.build import SITE_MARKER, build_site, reproduce_command, run_page_name
+
+XSS = "<script>alert(1)</script>"
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[tuple[str, str, str]] = []  # (tag, attr, value)
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        for name, value in attrs:
+            if name == "id" and value:
+                self.ids.add(value)
+            if name in ("href", "src") and value is not None:
+                self.refs.append((tag, name, value))
+
+
+def _parse(path: Path) -> _Links:
+    parser = _Links()
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("lb") / "site"
+    index = build_site([FIXTURES], out, static_figures=False)
+    assert index == out / "index.html"
+    return out
+
+
+def test_pages_and_offline_assets(site):
+    for page in ("index.html", "curves.html", "replication.html", "assets/site.js", "assets/site.css"):
+        assert (site / page).is_file(), page
+    bundle = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    assert (site / "assets" / "plotly.min.js").read_bytes() == bundle.read_bytes()
+    runs = sorted(p.name for p in (site / "runs").iterdir())
+    assert len(runs) == 26  # 24 curve runs + XSS probe + failed run
+    assert (site / SITE_MARKER).is_file()
+
+
+def test_every_link_and_asset_resolves_locally(site):
+    pages = sorted(site.rglob("*.html"))
+    parsed = {p: _parse(p) for p in pages}
+    checked = 0
+    for page, links in parsed.items():
+        for tag, attr, value in links.refs:
+            url = urlsplit(value)
+            assert url.scheme == "" and url.netloc == "", f"{page.name}: external {attr} {value!r}"
+            target = (page.parent / url.path).resolve() if url.path else page
+            assert target.is_file(), f"{page.name}: {value} does not resolve"
+            if url.fragment and target.suffix == ".html":
+                assert url.fragment in parsed[target].ids, f"{page.name}: anchor {value} missing"
+            checked += 1
+    assert checked > 100
+
+
+def test_index_has_published_and_reproduced_rows_with_units(site):
+    html = (site / "index.html").read_text()
+    assert "F MAE (meV/Å)" in html and "E MAE (meV)" in html
+    assert 'class="row-published"' in html and 'class="row-reproduced"' in html
+    assert "MEM-L" in html and "ISSUE" in html  # evidence tags are shown
+    assert 'class="num best"' in html
+
+
+def test_model_names_and_notes_render_as_text(site):
+    for page in site.rglob("*.html"):
+        text = page.read_text()
+        assert XSS not in text, page
+        assert "<img src=x" not in text, page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in (site / "index.html").read_text()
+    run = (site / "runs" / run_page_name("xss-probe-rmd17-ethanol-n50-s0-cpu")).read_text()
+    assert "&lt;img src=x onerror=" in run
+    # plot specifications are JSON inside <script type="application/json">: no raw "<" at all
+    curves = (site / "curves.html").read_text()
+    for chunk in curves.split('<script type="application/json"')[1:]:
+        body = chunk.split(">", 1)[1].split("</script>", 1)[0]
+        assert "<" not in body
+        spec = json.loads(body)
+        assert "data" in spec and "layout" in spec
+
+
+def test_run_page_has_provenance_and_a_reproduce_command(site):
+    rid = "nequip-l1-md17-aspirin-n950-s0-paper"
+    page = (site / "runs" / run_page_name(rid)).read_text()
+    record = json.loads((FIXTURES / f"{rid}.json").read_text())
+    assert record["split"]["sha256"] in page
+    assert record["dataset"]["store_sha256"] in page
+    assert record["environment"]["git_commit"] in page
+    assert "torch" in page and "2.4.1" in page
+    assert "mlip-bench run --model nequip-l1 --dataset md17/aspirin --n-train 950 --seed 0 --protocol paper" in page
+    assert 'data-spec="p0-parity"' in page and 'data-spec="p0-hist"' in page
+
+
+def test_reproduce_command_quotes_hostile_names():
+    from conftest import make_record
+
+    cmd = reproduce_command(make_record(model="x; rm -rf ~"))
+    assert "'x; rm -rf ~'" in cmd
+
+
+def test_record_failing_validation_is_refused_naming_file_and_field(tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(FIXTURES, results, ignore=shutil.ignore_patterns("*.py"))
+    bad = results / "nequip-l1-md17-aspirin-n550-s1-paper.json"
+    raw = json.loads(bad.read_text())
+    raw["metrics"]["test"]["force_mae_mev_per_a"] = "about twenty"
+    bad.write_text(json.dumps(raw))
+    out = tmp_path / "site"
+    with pytest.raises(ResultsError) as err:
+        build_site([results], out, static_figures=False)
+    message = str(err.value)
+    assert bad.name in message and "metrics.test.force_mae_mev_per_a" in message
+    assert not out.exists()  # nothing half-built
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".site")]
+
+
+def test_unknown_field_is_refused(tmp_path):
+    rec = json.loads((FIXTURES / "xss-probe.json").read_text())
+    rec["force_mae"] = 3.0
+    (tmp_path / "r.json").write_text(json.dumps(rec))
+    with pytest.raises(ResultsError, match="force_mae"):
+        build_site([tmp_path], tmp_path / "site", static_figures=False)
+
+
+def test_duplicate_run_ids_across_folders_are_refused(tmp_path):
+    with pytest.raises(ResultsError, match="appears twice"):
+        build_site([FIXTURES / "xss-probe.json", FIXTURES], tmp_path / "site", static_figures=False)
+
+
+def test_rebuild_replaces_a_site_but_never_a_foreign_folder(tmp_path):
+    out = tmp_path / "site"
+    build_site([FIXTURES / "xss-probe.json"], out, static_figures=False)
+    (out / "stale.html").write_text("old")
+    build_site([FIXTURES / "xss-probe.json"], out, static_figures=False)
+    assert not (out / "stale.html").exists()
+    foreign = tmp_path / "docs"
+    foreign.mkdir()
+    (foreign / "thesis.tex").write_text("precious")
+    with pytest.raises(ConfigError, match="not made by"):
+        build_site([FIXTURES / "xss-probe.json"], foreign, static_figures=False)
+    assert (foreign / "thesis.tex").read_text() == "precious"
+
+
+def test_replication_markdown_is_rendered_with_raw_html_escaped(tmp_path):
+    md = tmp_path / "REPLICATION.md"
+    md.write_text("# Status\n\n| molecule | F MAE |\n|---|---|\n| aspirin | 8.9 |\n\n<script>alert(3)</script>\n[x](javascript:alert(4))\n")
+    build_site([FIXTURES / "xss-probe.json"], tmp_path / "site", replication_md=md, static_figures=False)
+    page = (tmp_path / "site" / "replication.html").read_text()
+    assert "<table>" in page and "<td>aspirin</td>" in page
+    assert "<script>alert(3)" not in page and "&lt;script&gt;alert(3)" in page
+    assert 'href="javascript:' not in page
+
+
+def test_static_svg_fallbacks(tmp_path):
+    pytest.importorskip("matplotlib")
+    files = [FIXTURES / "xss-probe.json"] + sorted(FIXTURES.glob("nequip-l1-*.json"))
+    out = tmp_path / "site"
+    build_site(files, out)
+    svgs = sorted((out / "figures").glob("*.svg"))
+    curve_svgs = [p for p in svgs if not p.name.startswith("run-")]
+    assert len(curve_svgs) == 2  # md17/aspirin and rmd17/ethanol
+    run_svgs = [p for p in svgs if p.name.startswith("run-")]
+    assert len(run_svgs) == 2  # the two records with parity samples
+    for p in svgs:
+        text = p.read_text()
+        assert text.lstrip().startswith("<?xml") and "<svg" in text
+        assert "<script" not in text
+    ethanol = next(p for p in curve_svgs if "&lt;script&gt;" in p.read_text())
+    assert ethanol
+
+
+def test_cli_build_and_its_error_line(tmp_path, capsys):
+    from mlip_bench.cli import main
+
+    out = tmp_path / "site"
+    assert main(["leaderboard", "build", "--results", str(FIXTURES), "--out", str(out), "--no-static-figures"]) == 0
+    assert (out / "index.html").is_file()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "r.json").write_text('{"run_id": "x"}')
+    code = main(["leaderboard", "build", "--results", str(bad), "--out", str(tmp_path / "s2")])
+    err = capsys.readouterr().err.strip()
+    assert code == ResultsError.exit_code
+    assert err.startswith("error: ") and "r.json" in err and len(err.splitlines()) == 1
