@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import SHARED_DATA
+from synthetic_frames import SHARED_DATA
 from mlip_bench.cli import main
 from mlip_bench.data.catalog import open_store
 from mlip_bench.data.importers import read_frames

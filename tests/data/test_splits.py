@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import random_frames
+from synthetic_frames import random_frames
 from mlip_bench.data.splits import (
     Split,
     load_or_create_split,
