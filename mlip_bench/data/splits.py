@@ -12,7 +12,9 @@ Three kinds of split:
   is test);
 * ``labelled`` — the store carries per-frame ``train``/``val``/``test`` labels from imported split
   files: test is the labelled test frames, val the labelled val frames (or ``n_val`` drawn from
-  the labelled train frames when none is labelled), the pool the labelled train frames;
+  the labelled train frames when none is labelled), the pool the labelled train frames; frames
+  without a label are not used (a store counts as labelled when it has both train and test
+  labels, otherwise it is split at random);
 * ``official`` — named index lists kept in the store attrs (the rMD17 ``index_{train,test}_0k``
   files): ``n_val`` frames of the official train list become validation frames.
 """

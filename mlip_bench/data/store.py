@@ -425,6 +425,13 @@ class Store:
         return np.asarray(self._read("source_index", slice(None)), dtype=np.int64)
 
     @property
+    def source_file(self) -> np.ndarray:
+        """Per-frame index into ``attrs["source_files"]`` (-1 when unknown), (n_frames,) int64."""
+        if "source_file" not in self._file():
+            return np.full(self.n_frames, -1, dtype=np.int64)
+        return np.asarray(self._read("source_file", slice(None)), dtype=np.int64)
+
+    @property
     def fingerprints(self) -> list[str]:
         """Per-frame duplicate fingerprints (species + positions rounded to 1e-6 Å)."""
         return [f.decode("ascii") for f in self._read("fingerprint", slice(None))]

@@ -48,6 +48,7 @@ def test_cli_import_labels_units_duplicates(tmp_path, capsys):
     assert store.attrs["sources"][0]["units"]["energy"] == "kcal/mol"
     assert set(store.attrs["source_sha256"]) == {"mol_train.npz", "mol_test.npz"}
     assert list(store.source_index[:3]) == [0, 1, 2]
+    assert list(store.source_file[29:31]) == [0, 1]
 
 
 def test_import_refuses_to_overwrite_without_force(tmp_path):
