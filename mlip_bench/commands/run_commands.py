@@ -1,9 +1,310 @@
-"""CLI commands for the run area (registered by mlip_bench.cli)."""
+"""CLI commands for the run area (registered by mlip_bench.cli):
+``run``, ``evaluate``, ``results list`` and ``demo``."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+from typing import Any, Optional
+
 import typer
+
+from mlip_bench.errors import ConfigError, MlipBenchError
+
+DEFAULT_OUT = Path("results")
+DEFAULT_DATASET = "rmd17/ethanol"
+ROOT_HELP = "Data root (default: $MLIP_BENCH_ROOT, else the user cache dir)."
+
+#: the demo: models, dataset, training sizes and protocol (budget measured in docs/protocols.md)
+DEMO_MODELS = ("nequip-l0-cpu", "nequip-l1-cpu", "schnet")
+DEMO_DATASET = "rmd17/ethanol"
+DEMO_LADDER = (50, 100, 200)
+DEMO_PROTOCOL = "demo"
+
+
+def parse_n_train(spec: str, ladder: list[int] | None) -> list[int]:
+    """Training sizes from ``50,100,250`` (a list), ``250`` (one size) or ``A..B`` (the card's
+    ladder clipped to [A, B]); ``ConfigError`` with the accepted forms otherwise."""
+    spec = spec.strip()
+    match = re.fullmatch(r"(\d*)\s*\.\.\s*(\d*)", spec)
+    if match:
+        if not ladder:
+            raise ConfigError(f"--n-train {spec}: this dataset has no card ladder; list the sizes, e.g. 50,100,250")
+        low = int(match.group(1)) if match.group(1) else 0
+        high = int(match.group(2)) if match.group(2) else max(ladder)
+        sizes = [n for n in ladder if low <= n <= high]
+        if not sizes:
+            raise ConfigError(f"--n-train {spec}: no ladder size lies in [{low}, {high}]; the ladder is {ladder}")
+        return sizes
+    try:
+        sizes = [int(part) for part in spec.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--n-train {spec!r}: use a list (50,100,250), one size (250) or a range (50..1000)") from None
+    if not sizes or any(n < 1 for n in sizes):
+        raise ConfigError(f"--n-train {spec!r}: sizes must be positive integers")
+    return sorted(dict.fromkeys(sizes))
+
+
+def _card_ladder(variant: str) -> tuple[list[int] | None, int | None]:
+    from mlip_bench.data.cards import list_cards, load_card
+
+    base = variant.split("/")[0]
+    if base not in list_cards():
+        return None, None
+    card = load_card(base)
+    return list(card.ladder), card.splits.default_n_train
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``key=value`` pairs (values parsed as YAML scalars); ``model.key=value`` goes to the model config."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: use KEY=VALUE, e.g. --set max_steps=500")
+        value = yaml.safe_load(raw)
+        key = key.strip()
+        if key.startswith("model."):
+            out.setdefault("model", {})[key[len("model."):]] = value
+        else:
+            out[key] = value
+    return out
+
+
+def _metrics_table(records: list, title: str):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("model", "dataset", "n_train", "seed", "protocol", "E MAE (meV)", "E MAE (meV/atom)",
+                   "F MAE (meV/Å)", "F RMSE (meV/Å)", "steps", "train (s)", "status"):
+        table.add_column(column, justify="right" if column[0].isupper() or column in ("n_train", "seed", "steps") else "left")
+    for r in records:
+        m = r.metrics.get("test")
+        fmt = (lambda v: f"{v:.2f}") if m else None
+        table.add_row(
+            r.model, r.dataset.name, str(r.n_train), str(r.seed), r.protocol,
+            fmt(m.energy_mae_mev) if m else "-",
+            fmt(m.energy_mae_mev_per_atom) if m else "-",
+            fmt(m.force_mae_mev_per_a) if m else "-",
+            fmt(m.force_rmse_mev_per_a) if m else "-",
+            str(r.timings.steps) if r.timings else "-",
+            f"{r.timings.train_seconds:.0f}" if r.timings else "-",
+            r.status if r.status == "complete" else f"{r.status}: {r.error[:60]}",
+        )
+    return table
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def run_command(
+    model: str = typer.Argument(..., help="Model variant, e.g. nequip-l1-cpu, schnet (see baselines/)."),
+    dataset: str = typer.Option(DEFAULT_DATASET, "--dataset", "-d", help="Dataset variant, e.g. md17 or rmd17/ethanol."),
+    molecule: Optional[str] = typer.Option(None, "--molecule", "-m", help="Molecule of a multi-molecule dataset."),
+    n_train: Optional[str] = typer.Option(
+        None, "--n-train", "-n", help="Training sizes: 50,100,250 or A..B (card ladder in [A, B]). Default: the card's default."
+    ),
+    seeds: int = typer.Option(1, "--seeds", min=1, help="Number of seeds (0..K-1); each seed draws its own split."),
+    protocol: str = typer.Option("cpu", "--protocol", "-p", help="Protocol preset: paper, cpu, demo, smoke."),
+    out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Results folder (records/ and checkpoints/)."),
+    root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
+    set_: Optional[list[str]] = typer.Option(None, "--set", help="Protocol override KEY=VALUE (repeatable), or model.KEY=VALUE."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
+) -> None:
+    """Train MODEL on every requested training size and seed; rerun to resume or skip finished runs."""
+    from mlip_bench.data.catalog import resolve_variant
+    from mlip_bench.models.registry import load_model_config
+    from mlip_bench.train.harness import run_cell
+    from mlip_bench.train.protocols import load_protocol
+
+    variant = resolve_variant(dataset, molecule, root=root)
+    load_model_config(model)  # unknown model -> one line before any data is touched
+    load_protocol(protocol)
+    ladder, default_n = _card_ladder(variant)
+    if n_train is None:
+        if default_n is None:
+            raise ConfigError(f"{variant} has no dataset card; give --n-train, e.g. --n-train 50,100")
+        sizes = [default_n]
+    else:
+        sizes = parse_n_train(n_train, ladder)
+    overrides = parse_overrides(set_)
+    console = _console()
+    records = []
+    for seed in range(seeds):
+        for n in sizes:
+            console.print(f"[bold]{model}[/] on {variant}, n_train={n}, seed={seed}, protocol {protocol}")
+            record = run_cell(model, variant, n, seed, protocol, out, root=root, overrides=overrides or None,
+                              progress=True, device=device)
+            m = record.metrics["test"]
+            console.print(
+                f"  test: energy MAE {m.energy_mae_mev:.2f} meV, force MAE {m.force_mae_mev_per_a:.2f} meV/Å "
+                f"({m.n_frames} frames) -> {out / 'records' / (record.run_id + '.json')}"
+            )
+            records.append(record)
+    console.print(_metrics_table(records, f"{model} on {variant}"))
+
+
+def evaluate_command(
+    checkpoint: Path = typer.Argument(..., help="best_model.pt or last.pt of a run (under <out>/checkpoints/<run_id>/)."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset variant (default: the run's)."),
+    molecule: Optional[str] = typer.Option(None, "--molecule", "-m", help="Molecule of a multi-molecule dataset."),
+    split: str = typer.Option("test", "--split", help="test, val, train (the training pool) or all."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Split seed (default: the run's)."),
+    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Evaluate at most this many frames (seeded sample)."),
+    root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
+) -> None:
+    """Score a trained model (EMA weights of its best epoch) on a split of any dataset."""
+    from mlip_bench.data.cards import list_cards, load_card
+    from mlip_bench.data.catalog import open_store, resolve_variant
+    from mlip_bench.data.graphs import frame_to_graph
+    from mlip_bench.data.splits import load_or_create_split
+    from mlip_bench.train.evaluate import evaluate_potential
+    from mlip_bench.train.harness import _subsample
+    from mlip_bench.train.checkpoint import load_trained_potential
+
+    potential, metadata = load_trained_potential(checkpoint)
+    dataset = dataset or metadata.get("dataset")
+    if not dataset:
+        raise ConfigError(f"{checkpoint} does not name its dataset; pass --dataset")
+    variant = resolve_variant(dataset, molecule, root=root)
+    seed = metadata.get("seed", 0) if seed is None else seed
+    store = open_store(variant, root=root)
+    base = variant.split("/")[0]
+    card = load_card(base) if base in list_cards() else None
+    if split == "all":
+        indices = list(range(store.n_frames))
+    else:
+        parts = load_or_create_split(store, card=card, seed=seed, root=root)
+        choices = {"test": parts.test, "val": parts.val, "train": parts.train_pool}
+        if split not in choices:
+            raise ConfigError(f"--split {split!r}: use test, val, train or all")
+        indices = [int(i) for i in choices[split]]
+    indices = _subsample(indices, max_frames, seed)
+    config = potential.config
+    graphs = [frame_to_graph(f, config.r_max, config.torch_dtype) for f in store.frames(indices)]
+    metrics, _ = evaluate_potential(potential, graphs)
+    console = _console()
+    from rich.table import Table
+
+    table = Table(title=f"{config.name} on {variant} ({split}, {metrics.n_frames} frames)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in metrics.model_dump().items():
+        if isinstance(value, dict):
+            for symbol, v in value.items():
+                table.add_row(f"force MAE {symbol} (meV/Å)", f"{v:.3f}")
+        else:
+            table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    if json_out is not None:
+        import json
+
+        from mlip_bench.results.io import write_text_atomic
+
+        payload = {"dataset": variant, "split": split, "seed": seed, "checkpoint": str(checkpoint),
+                   "metrics": metrics.model_dump()}
+        write_text_atomic(json.dumps(payload, indent=1) + "\n", json_out)
+        console.print(f"metrics written to {json_out}")
+
+
+def results_list_command(
+    out: list[Path] = typer.Option(None, "--out", "-o", help="Results folder(s) (repeatable). Default: results."),
+    model: Optional[str] = typer.Option(None, "--model", help="Only this model."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="Only this dataset variant."),
+) -> None:
+    """Show the run records of a results folder as a table."""
+    from mlip_bench.results.io import load_records
+
+    folders = list(out) if out else [DEFAULT_OUT]
+    missing = [str(f) for f in folders if not f.exists()]
+    if missing:
+        raise ConfigError(f"no results folder {', '.join(missing)}; run `mlip-bench run MODEL --out DIR` first")
+    records = load_records(folders)
+    records = [r for r in records if (model is None or r.model == model) and (dataset is None or r.dataset.name == dataset)]
+    records.sort(key=lambda r: (r.dataset.name, r.model, r.protocol, r.n_train, r.seed))
+    console = _console()
+    if not records:
+        console.print(f"no run records in {', '.join(map(str, folders))}")
+        return
+    console.print(_metrics_table(records, f"{len(records)} runs in {', '.join(map(str, folders))}"))
+
+
+def demo_command(
+    out: Path = typer.Option(Path("mlip-bench-demo"), "--out", "-o", help="Folder for records, checkpoints and the site."),
+    root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
+    protocol: str = typer.Option(DEMO_PROTOCOL, "--protocol", "-p", help="Protocol preset (demo = a ~10 min CPU budget)."),
+) -> None:
+    """Train NequIP (l_max 0 and 1) and SchNet on the embedded rMD17 ethanol frames, evaluate them
+    and build the leaderboard; finishes in about 10 minutes on 2 CPU cores."""
+    import time
+
+    from mlip_bench.models.registry import available_models
+    from mlip_bench.train.harness import run_cell
+
+    console = _console()
+    started = time.perf_counter()
+    available = set(available_models())
+    models = [m for m in DEMO_MODELS if m in available]
+    for m in DEMO_MODELS:
+        if m not in available:
+            console.print(f"[yellow]skipping {m}: no baselines/{m}.yaml in this checkout[/]")
+    if not models:
+        raise ConfigError("none of the demo models is available; check the baselines/ folder of this install")
+    records = []
+    for n in DEMO_LADDER:
+        for m in models:
+            console.print(f"[bold]{m}[/] on {DEMO_DATASET}, n_train={n}")
+            try:
+                records.append(run_cell(m, DEMO_DATASET, n, 0, protocol, out, root=root, progress=True))
+            except MlipBenchError as err:
+                if not err.__class__.__name__ == "ModelError":
+                    raise
+                console.print(f"[yellow]skipping {m}: {err}[/]")
+                models = [x for x in models if x != m]
+    console.print(_metrics_table(records, f"demo: {DEMO_DATASET} ({protocol} protocol)"))
+    site = out / "site"
+    index = _build_site(out, site)
+    minutes = (time.perf_counter() - started) / 60
+    console.print(f"results: {out / 'records'} ({len(records)} runs, {minutes:.1f} min)")
+    console.print(f"leaderboard: {index}")
+    console.print(f"list them again with `mlip-bench results list --out {out}`")
+
+
+def _build_site(results: Path, site: Path) -> Path:
+    """The leaderboard site for ``results`` (a plain table page when the leaderboard package is absent)."""
+    try:
+        from mlip_bench.leaderboard.build import build_site
+    except ImportError:
+        return _placeholder_site(results, site)
+    return Path(build_site([results], site))
+
+
+def _placeholder_site(results: Path, site: Path) -> Path:
+    import html
+
+    from mlip_bench.results.io import records_dataframe
+    from mlip_bench.results.io import write_text_atomic
+
+    df = records_dataframe(results)
+    body = df.to_html(index=False, float_format=lambda v: f"{v:.2f}") if len(df) else "<p>no runs yet</p>"
+    page = (
+        "<!doctype html><meta charset='utf-8'><title>mlip-bench results</title>"
+        f"<h1>mlip-bench results</h1><p>records in {html.escape(str(results))}</p>{body}"
+    )
+    return write_text_atomic(page, site / "index.html")
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
+    app.command("run")(run_command)
+    app.command("evaluate")(evaluate_command)
+    app.command("demo")(demo_command)
+    results_app = typer.Typer(help="Run records.", no_args_is_help=True)
+    results_app.command("list")(results_list_command)
+    app.add_typer(results_app, name="results")

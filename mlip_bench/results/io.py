@@ -30,19 +30,8 @@ def write_record(record: RunRecord, out_dir: Path, overwrite: bool = False) -> P
     path = record_path(out_dir, record.run_id)
     if path.exists() and not overwrite:
         raise ResultsError(f"record {path} already exists; delete it (or pass overwrite) to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(record.model_dump(mode="json"), indent=1, allow_nan=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text_atomic(text + "\n", path)
     return path
 
 
@@ -116,3 +105,21 @@ def records_dataframe(paths: Iterable[Path | str] | Path | str, split: str = "te
             )
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def write_text_atomic(text: str, path: Path) -> Path:
+    """Write ``text`` to ``path`` through a temp file in the same folder and ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path

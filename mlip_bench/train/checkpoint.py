@@ -83,3 +83,40 @@ def find_checkpoint(directory: Path) -> Path | None:
     """``<directory>/last.pt`` if it exists."""
     path = Path(directory) / LAST
     return path if path.is_file() else None
+
+
+def load_trained_potential(path: Path):
+    """The potential of a run with its best EMA weights, and the run's metadata.
+
+    Accepts ``best_model.pt`` (written at the end of training) or ``last.pt`` (any epoch; the
+    best EMA weights so far are used). ``TrainingError``/``ModelError`` with a one-line reason.
+    """
+    from mlip_bench.errors import ModelError
+    from mlip_bench.models.potential import Potential
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"checkpoint {path} does not exist; pass <out>/checkpoints/<run_id>/best_model.pt")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise TrainingError(f"{path} cannot be read as a model ({type(err).__name__})") from None
+    if not isinstance(payload, dict):
+        raise ModelError(f"{path} is not an mlip-bench model file")
+    if payload.get("format") == CHECKPOINT_FORMAT:  # a training checkpoint (last.pt)
+        model = dict(payload["model"])
+        best = payload.get("best_ema_state")
+        if best is not None:
+            model["state_dict"] = best
+        else:  # no validation yet: the running EMA
+            state = dict(model["state_dict"])
+            state.update(payload["ema"]["shadow"])
+            model["state_dict"] = state
+        metadata = payload.get("metadata", {})
+    elif "model_config" in payload:
+        model, metadata = payload, payload.get("metadata", {})
+    else:
+        raise ModelError(f"{path} is not an mlip-bench model file (no model config inside)")
+    potential = Potential.from_payload(model)
+    potential.eval()
+    return potential, dict(metadata or {})

@@ -1,0 +1,91 @@
+"""`mlip-bench run / evaluate / results list`: real runs on a tiny store, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
+
+import toy_model  # noqa: E402  (registers the tiny "pairmlp" network)
+
+from mlip_bench.cli import main  # noqa: E402
+from mlip_bench.commands.run_commands import parse_n_train, parse_overrides  # noqa: E402
+from mlip_bench.errors import ConfigError  # noqa: E402
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch):
+    import mlip_bench.models.registry as registry
+
+    torch.set_num_threads(1)
+    monkeypatch.setenv("COLUMNS", "250")  # rich tables unwrapped
+    folder = tmp_path / "baselines"
+    toy_model.install_model(folder)
+    monkeypatch.setattr(registry, "BASELINES_DIR", folder)
+    root = tmp_path / "data"
+    toy_model.write_toy_store(root)
+    return root, tmp_path / "out"
+
+
+def test_n_train_spec_lists_and_ladder_ranges():
+    ladder = [50, 150, 350, 550, 750, 950]
+    assert parse_n_train("50..400", ladder) == [50, 150, 350]
+    assert parse_n_train("100..", ladder) == [150, 350, 550, 750, 950]
+    assert parse_n_train("250,50,50", ladder) == [50, 250]
+    assert parse_n_train("300", None) == [300]
+    with pytest.raises(ConfigError, match="no card ladder"):
+        parse_n_train("50..100", None)
+    with pytest.raises(ConfigError, match="no ladder size lies in"):
+        parse_n_train("960..2000", ladder)
+    with pytest.raises(ConfigError, match="use a list"):
+        parse_n_train("fifty", ladder)
+    assert parse_overrides(["max_steps=5", "model.r_max=3.5"]) == {"max_steps": 5, "model": {"r_max": 3.5}}
+
+
+def test_run_then_list_then_evaluate(setup, capsys):
+    root, out = setup
+    common = ["--dataset", "toy", "--root", str(root), "--out", str(out)]
+    assert main(["run", "pairmlp", *common, "--n-train", "10,20", "--protocol", "smoke", "--set", "max_steps=6"]) == 0
+    records = sorted((out / "records").glob("*.json"))
+    assert [json.loads(p.read_text())["n_train"] for p in records] == [10, 20]
+    capsys.readouterr()
+    assert main(["results", "list", "--out", str(out)]) == 0
+    listing = capsys.readouterr().out
+    assert "pairmlp" in listing and "2 runs" in listing
+    (ckpt,) = [p for p in (out / "checkpoints").glob("*n20*/best_model.pt")]
+    target = out / "eval.json"
+    # the smoke protocol scores a seeded sample of 20 test frames; --max-frames 20 draws the same
+    assert main(["evaluate", str(ckpt), "--root", str(root), "--max-frames", "20", "--json", str(target)]) == 0
+    scored = json.loads(target.read_text())
+    record = json.loads(next(p for p in records if "n20" in p.name).read_text())
+    # evaluating the saved best model on the same test split reproduces the record's metrics
+    assert scored["dataset"] == "toy" and scored["split"] == "test"
+    assert scored["metrics"]["force_mae_mev_per_a"] == pytest.approx(record["metrics"]["test"]["force_mae_mev_per_a"], rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["run", "nosuch", "--dataset", "toy"], "unknown model 'nosuch'"),
+        (["run", "pairmlp", "--dataset", "toy", "--n-train", "100000"], "training pool has"),
+        (["run", "pairmlp", "--dataset", "md17", "--molecule", "aspirin", "--n-train", "50"], "mlip-bench download md17"),
+        (["run", "pairmlp", "--dataset", "toy", "--protocol", "turbo"], "unknown protocol 'turbo'"),
+        (["evaluate", "missing.pt", "--dataset", "toy"], "does not exist"),
+    ],
+)
+def test_bad_input_gets_one_line_saying_what_to_do(setup, capsys, args, expected):
+    root, out = setup
+    code = main([*args, "--root", str(root)] + (["--out", str(out)] if args[0] == "run" else []))
+    err = capsys.readouterr().err.strip()
+    assert code != 0
+    assert err.startswith("error: ") and expected in err and "\n" not in err
+
+
+def test_results_list_without_folder_says_what_to_do(tmp_path, capsys):
+    assert main(["results", "list", "--out", str(tmp_path / "none")]) != 0
+    assert "run `mlip-bench run" in capsys.readouterr().err
