@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from mlip_bench.errors import ConfigError
+from mlip_bench.errors import ConfigError, TrainingError
 
 
 class Executor(str, Enum):
@@ -94,7 +94,10 @@ def sweep(
             f"{len(summary.failed)} failed; records in {out_dir / 'records'}"
         )
         if summary.failed:
-            raise typer.Exit(1)
+            raise TrainingError(
+                f"{len(summary.failed)} of {len(cells)} cells failed (e.g. {summary.failed[0]}); "
+                f"their records say why, logs in {out_dir / 'logs'}; rerun the same command to retry them"
+            )
         return
 
     from mlip_bench.sweep.slurm import submit_array, wait_for_jobs
@@ -121,7 +124,10 @@ def sweep(
     failed = [rid for rid, state in states.items() if state.value != "done"]
     console.print(f"sweep {spec.name}: {len(states) - len(failed)} done, {len(failed)} failed or unfinished")
     if failed:
-        raise typer.Exit(1)
+        raise TrainingError(
+            f"{len(failed)} of {len(cells)} cells failed or did not finish (e.g. {failed[0]}); "
+            f"see {out_dir / 'records'} and {out_dir / 'submitit'}; rerun the same command to retry them"
+        )
 
 
 def register(app: typer.Typer) -> None:
