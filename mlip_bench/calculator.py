@@ -1,0 +1,67 @@
+"""ASE calculator serving any mlip-bench potential (energy eV, forces eV/Å, stress eV/Å^3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ase.calculators.calculator import Calculator, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from mlip_bench.data.frame import Frame
+from mlip_bench.data.graphs import collate, frame_to_graph
+from mlip_bench.errors import ModelError
+from mlip_bench.models.potential import Potential, load_potential
+
+
+class MlipCalculator(Calculator):
+    """``MlipCalculator(potential_or_path, device="cpu")``: an ASE ``Calculator`` for MD and relaxations.
+
+    ``potential_or_path`` is a :class:`Potential` or a checkpoint / exported model path. Serves
+    ``energy`` and ``free_energy`` (eV; the same number, no electronic entropy), ``forces`` (eV/Å)
+    and, for fully periodic cells, ``stress`` (eV/Å^3, ASE Voigt order xx yy zz yz xz xy, the
+    derivative of the energy with respect to strain divided by the volume).
+    """
+
+    implemented_properties = ["energy", "free_energy", "forces", "stress"]
+
+    def __init__(self, potential_or_path: Potential | str | Path, device: str = "cpu", **kwargs: Any):
+        super().__init__(**kwargs)
+        if isinstance(potential_or_path, (str, Path)):
+            potential = load_potential(potential_or_path, map_location=device)
+        elif isinstance(potential_or_path, Potential):
+            potential = potential_or_path
+        else:
+            raise ModelError(
+                f"MlipCalculator needs a Potential or a model file path, got {type(potential_or_path).__name__}"
+            )
+        self.device = torch.device(device)
+        self.potential = potential.to(self.device).eval()
+        self.r_max = float(potential.config.r_max)
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
+        super().calculate(atoms, properties, system_changes)
+        atoms = self.atoms
+        pbc = np.asarray(atoms.get_pbc(), dtype=bool)
+        frame = Frame(
+            positions=np.asarray(atoms.get_positions(), dtype=np.float64),
+            numbers=np.asarray(atoms.get_atomic_numbers(), dtype=np.int64),
+            cell=np.asarray(atoms.get_cell()[:], dtype=np.float64),
+            pbc=pbc,
+        )
+        want_stress = "stress" in properties
+        if want_stress and not pbc.all():
+            from ase.calculators.calculator import PropertyNotImplementedError
+
+            raise PropertyNotImplementedError("stress needs a fully periodic cell (pbc on all three axes)")
+        graph = collate([frame_to_graph(frame, self.r_max, self.potential.dtype)]).to(self.device)
+        out = self.potential(graph, compute_forces=True, compute_stress=want_stress)
+        energy = float(out["energy"].detach().cpu().sum())
+        self.results["energy"] = energy
+        self.results["free_energy"] = energy
+        self.results["forces"] = out["forces"].detach().cpu().double().numpy()
+        if want_stress:
+            stress = out["stress"].detach().cpu().double().numpy()[0]
+            self.results["stress"] = full_3x3_to_voigt_6_stress(stress)
