@@ -132,6 +132,7 @@ def learning_curve_figure(figure: CurveFigure, column_key: str) -> dict[str, Any
             "xaxis": {"type": "log", "title": {"text": "training configurations n_train"}},
             "yaxis": {"type": "log", "title": {"text": _safe(f"{column.header}")}},
             "height": 420,
+            "showlegend": True,
         }
     )
     return {"data": traces, "layout": layout}
