@@ -215,6 +215,7 @@ def build_site(
                 n_records=len(records), n_failed=sum(r.status != "complete" for r in records),
                 n_datasets_run=len({r.dataset.name for r in records}),
                 published_path=pub.path if pub else "",
+                curve_links={d: [f.key for f in figures if f.dataset == d] for d in {f.dataset for f in figures}},
             ),
         )
         specs = {f.key: {col: learning_curve_figure(f, col) for col in CURVE_COLUMNS} for f in figures}
@@ -251,7 +252,7 @@ def _render_run(template, common: dict[str, Any], record: RunRecord, anchors: di
     pairs = parity_pairs(record.parity)
     parity_specs = []
     for i, pair in enumerate(pairs):
-        parity_specs.append((f"p{i}-parity", parity_figure(pair), f"{pair.quantity}: predicted vs reference ({pair.unit})"))
+        parity_specs.append((f"p{i}-parity", parity_figure(pair), f"{pair.quantity}: predicted vs reference ({pair.display()[2]})"))
         parity_specs.append((f"p{i}-hist", error_histogram_figure(pair), f"{pair.quantity}: error histogram"))
     env_dump = record.environment.model_dump()
     known = {"hostname", "platform", "cpu", "gpu", "device", "threads", "python", "packages", "git_commit", "git_dirty"}
