@@ -76,16 +76,24 @@ def run_page_name(run_id: str) -> str:
 
 
 def reproduce_command(record: RunRecord) -> str:
-    """The command that reruns this cell with the harness (same model, data, size, seed, protocol)."""
+    """The ``mlip-bench run`` command that reruns this cell (same model, data, size, seed, protocol).
+
+    ``--seeds K`` runs seeds 0..K-1 (each seed draws its own split), so the command asks for
+    ``seed + 1`` seeds; finished seeds are skipped. Protocol overrides (a ``+<hash>`` protocol
+    label) cannot be turned back into ``--set`` options here; the command then says so.
+    """
+    base_protocol, _, tag = record.protocol.partition("+")
     parts = [
-        "mlip-bench", "run",
-        "--model", record.model,
+        "mlip-bench", "run", record.model,
         "--dataset", record.dataset.name,
         "--n-train", str(record.n_train),
-        "--seed", str(record.seed),
-        "--protocol", record.protocol,
+        "--seeds", str(record.seed + 1),
+        "--protocol", base_protocol,
     ]
-    return " ".join(shlex.quote(p) for p in parts)
+    command = " ".join(shlex.quote(p) for p in parts)
+    if tag:
+        command += f"  # plus the overrides of protocol {record.protocol}: see the protocol config below, pass them with --set KEY=VALUE"
+    return command
 
 
 def _sig(value: float | None, digits: int = 3) -> str:

@@ -105,15 +105,17 @@ def test_run_page_has_provenance_and_a_reproduce_command(site):
     assert record["dataset"]["store_sha256"] in page
     assert record["environment"]["git_commit"] in page
     assert "torch" in page and "2.4.1" in page
-    assert "mlip-bench run --model nequip-l1 --dataset md17/aspirin --n-train 950 --seed 0 --protocol paper" in page
+    assert "mlip-bench run nequip-l1 --dataset md17/aspirin --n-train 950 --seeds 1 --protocol paper" in page
     assert 'data-spec="p0-parity"' in page and 'data-spec="p0-hist"' in page
 
 
 def test_reproduce_command_quotes_hostile_names():
     from conftest import make_record
 
-    cmd = reproduce_command(make_record(model="x; rm -rf ~"))
-    assert "'x; rm -rf ~'" in cmd
+    cmd = reproduce_command(make_record(model="x; rm -rf ~", seed=2))
+    assert cmd.startswith("mlip-bench run 'x; rm -rf ~' ") and "--seeds 3" in cmd
+    tagged = reproduce_command(make_record(protocol="cpu+1a2b3c4d"))
+    assert "--protocol cpu " in tagged and "overrides of protocol cpu+1a2b3c4d" in tagged
 
 
 def test_record_failing_validation_is_refused_naming_file_and_field(tmp_path):
