@@ -52,6 +52,8 @@ class Group(BaseModel):
     id: str
     method: str
     family: str
+    #: registered networks whose runs are compared with these numbers (default: [family])
+    match_families: list[str] | None = None
     l_max: int | None = None
     dataset_family: str
     n_train: int = Field(gt=0)
@@ -185,6 +187,7 @@ class PublishedValue(BaseModel):
     id: str
     method: str
     family: str
+    match_families: tuple[str, ...]
     l_max: int | None
     dataset: str  # "<dataset_family>/<row>", e.g. "rmd17/aspirin"
     n_train: int
@@ -237,6 +240,7 @@ def flatten(file: PublishedFile) -> list[PublishedValue]:
                         id=f"{group.id}/{row}/{metric}",
                         method=group.method,
                         family=group.family,
+                        match_families=tuple(group.match_families or [group.family]),
                         l_max=group.l_max,
                         dataset=f"{group.dataset_family}/{row}",
                         n_train=group.n_train,

@@ -47,7 +47,7 @@ class NumberCheck:
 def _same_model(record: RunRecord, value: PublishedValue) -> bool:
     if record.status != "complete" or record.dataset.name != value.dataset:
         return False
-    if record.model_family != value.family:
+    if record.model_family not in value.match_families:
         return False
     return value.l_max is None or record.l_max == value.l_max
 

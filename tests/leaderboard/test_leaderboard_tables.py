@@ -81,7 +81,7 @@ def test_reproduced_rows_aggregate_seeds_and_mark_the_best_value():
 
 def _pv(**kw) -> PublishedValue:
     base = dict(
-        id="g/aspirin/force_mae", method="DimeNet", family="dimenet", l_max=None, dataset="md17/aspirin",
+        id="g/aspirin/force_mae", method="DimeNet", family="dimenet", match_families=("dimenet",), l_max=None, dataset="md17/aspirin",
         n_train=1000, n_val=None, metric="force_mae", value=0.499 * 43.3641, unit="meV/Å", reported_value=0.499,
         reported_unit="kcal/mol/Å", conversion_factor=43.3641, source="DimeNet", table="MD17", evidence="MEM-M",
     )

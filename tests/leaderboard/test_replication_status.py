@@ -58,6 +58,16 @@ def test_low_confidence_numbers_are_never_targets():
     assert check_number(ani, [rec], 0.15).status == SHOWN_ONLY
 
 
+def test_schnetpack_schnet_runs_compare_with_schnet_numbers_but_dimenetpp_not_with_dimenet():
+    schnet = VALUES["md17-schnet/aspirin/force_mae"]  # 1.35 kcal/mol/Å
+    rec = make_record("schnetpack-schnet", 1000, 0, 1.35 * 43.3641, dataset="md17/aspirin", l_max=None,
+                      family="schnetpack-schnet")
+    assert check_number(schnet, [rec], 0.15).status == REPRODUCED
+    dimenet = VALUES["md17-dimenet/aspirin/force_mae"]
+    pp = make_record("dimenet++", 1000, 0, 21.6, dataset="md17/aspirin", l_max=None, family="dimenet++")
+    assert check_number(dimenet, [pp], 0.15).status == NOT_RUN
+
+
 def test_kcal_numbers_compare_in_mev():
     dimenet = VALUES["md17-dimenet/aspirin/force_mae"]  # 0.499 kcal/mol/Å, n_train 1000
     rec = make_record("dimenet", 950, 0, 0.499 * 43.3641 * 1.05, dataset="md17/aspirin", l_max=None)
