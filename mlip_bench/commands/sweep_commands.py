@@ -71,12 +71,16 @@ def sweep(
     out_dir = out or Path(spec.out or Path("runs") / spec.name)
     n_workers = workers or spec.workers
     n_threads = threads or spec.threads_per_worker
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)
 
     if dry_run:
+        from mlip_bench.sweep.cells import cell_status
+
         progress = SweepProgress(spec.name, cells, n_workers, console=Console(), max_rows=len(cells), live=False)
-        cells_to_run(cells, out_dir, retry_failed, progress)
-        Console().print(progress.render())
+        for cell in cells:
+            state, seconds, error = cell_status(cell, out_dir)
+            progress.set_state(cell, state, seconds, error)
+        Console(soft_wrap=True).print(progress.render())
         return
 
     console.print(

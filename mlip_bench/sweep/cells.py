@@ -89,6 +89,22 @@ def cell_state(cell: Cell, out_dir: Path) -> CellState:
     return CellState.DONE if record.status == "complete" else CellState.FAILED
 
 
+def cell_status(cell: Cell, out_dir: Path) -> tuple[CellState, float | None, str]:
+    """(state, train seconds, error) of a cell as the out dir shows it right now.
+
+    RUNNING when some process holds the cell's lock (a worker here, or a Slurm task elsewhere on a
+    shared file system), else the state of its record.
+    """
+    record = read_record(out_dir, cell.run_id)
+    if record is not None and record.status == "complete":
+        return CellState.DONE, (record.timings.train_seconds if record.timings else None), ""
+    if is_locked(out_dir, cell.run_id):
+        return CellState.RUNNING, None, ""
+    if record is not None:
+        return CellState.FAILED, None, record.error
+    return CellState.PENDING, None, ""
+
+
 def archive_failed_record(out_dir: Path, run_id: str) -> Path | None:
     """Move a failed record out of ``records/`` before its cell is retried; returns the new path."""
     src = record_path(out_dir, run_id)

@@ -61,17 +61,23 @@ class SweepProgress:
         self.started: dict[str, float] = {}
         self.seconds: dict[str, float] = {}
         self.errors: dict[str, str] = {}
+        #: train seconds read from records that existed before this session (shown, not used for the ETA)
+        self.recorded_seconds: dict[str, float] = {}
         self.initially_done = 0
         self.t0 = time.monotonic()
         self._live: Live | None = None
         self._use_live = live and self.console.is_terminal
 
     # -- state changes -------------------------------------------------------------------------
-    def set_state(self, cell: Cell, state: CellState) -> None:
-        """Set a cell's state without a message (used for the initial scan of the out dir)."""
+    def set_state(self, cell: Cell, state: CellState, seconds: float | None = None, error: str = "") -> None:
+        """Set a cell's state without printing (used for scans of the out dir)."""
         self.state[cell.run_id] = state
         if state is CellState.DONE:
             self.initially_done += 1
+        if seconds is not None:
+            self.recorded_seconds[cell.run_id] = seconds
+        if error:
+            self.errors[cell.run_id] = error
         self.refresh()
 
     def mark_running(self, cell: Cell) -> None:
@@ -136,10 +142,10 @@ class SweepProgress:
         now = time.monotonic()
         for cell in rows[: self.max_rows]:
             state = self.state[cell.run_id]
-            if state is CellState.RUNNING:
-                spent: float | None = now - self.started.get(cell.run_id, now)
+            if state is CellState.RUNNING and cell.run_id in self.started:
+                spent: float | None = now - self.started[cell.run_id]
             else:
-                spent = self.seconds.get(cell.run_id)
+                spent = self.seconds.get(cell.run_id, self.recorded_seconds.get(cell.run_id))
             table.add_row(
                 Text(state.value, style=_STYLE[state]),
                 cell.display_model,

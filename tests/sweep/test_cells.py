@@ -9,7 +9,16 @@ import time
 from pathlib import Path
 
 from mlip_bench.results.io import write_record
-from mlip_bench.sweep.cells import Cell, CellLock, CellState, archive_failed_record, cell_state, is_locked, record_path
+from mlip_bench.sweep.cells import (
+    Cell,
+    CellLock,
+    CellState,
+    archive_failed_record,
+    cell_state,
+    cell_status,
+    is_locked,
+    record_path,
+)
 from mlip_bench.sweep.worker import failed_record
 
 import cell_runner_for_tests as fake
@@ -29,6 +38,7 @@ def test_state_follows_the_record_on_disk(tmp_path: Path) -> None:
     assert cell_state(cell, tmp_path) is CellState.PENDING
     fake.run_cell("m-a", "rmd17/ethanol", 10, 0, "smoke", tmp_path)
     assert cell_state(cell, tmp_path) is CellState.DONE
+    assert cell_status(cell, tmp_path)[:2] == (CellState.DONE, 0.0)
     # a truncated (corrupt) file is not mistaken for a finished cell
     record_path(tmp_path, cell.run_id).write_text('{"run_id": "x", "status": "comple')
     assert cell_state(cell, tmp_path) is CellState.PENDING
@@ -49,6 +59,8 @@ def test_lock_excludes_other_processes_and_dies_with_its_holder(tmp_path: Path) 
     try:
         assert ready.wait(60)
         assert is_locked(tmp_path, "cell-1")
+        running = Cell("m", "d", 1, 0, "smoke", "cell-1")
+        assert cell_status(running, tmp_path)[0] is CellState.RUNNING  # what --dry-run shows
         mine = CellLock(tmp_path, "cell-1")
         assert not mine.acquire(blocking=False)
         assert CellLock(tmp_path, "cell-2").acquire(blocking=False)  # other cells are free

@@ -14,9 +14,6 @@ from sweep_files_for_tests import RUNNER, write_sweep
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _rid(model: str, dataset: str, n: int, seed: int, protocol: str, overrides: dict) -> str:
-    return f"{model}|{dataset}|{n}|{seed}|{protocol}|{sorted(overrides.items())}"
-
 
 def test_product_of_models_datasets_ladder_seeds(tmp_path: Path) -> None:
     spec = load_sweep(write_sweep(tmp_path / "s.yaml", seeds="0..2", n_train=[50, 10]))
