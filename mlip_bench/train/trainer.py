@@ -136,7 +136,7 @@ class Trainer:
         )
         self.optimizer = torch.optim.Adam(
             potential.parameters(),
-            lr=protocol.learning_rate,
+            lr=protocol.learning_rate_for(getattr(getattr(potential, "config", None), "model", "")),
             betas=tuple(protocol.betas),
             eps=protocol.eps,
             weight_decay=protocol.weight_decay,

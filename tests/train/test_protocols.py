@@ -46,3 +46,11 @@ def test_overrides_and_bad_names():
         load_protocol("gpu")
     with pytest.raises(ConfigError, match="learning_rate"):
         load_protocol("paper", learning_rate=-1)
+
+
+def test_baselines_keep_their_own_learning_rate_and_nothing_else_changes():
+    for name in ("paper", "cpu", "demo", "smoke"):
+        proto = load_protocol(name, "molecule")
+        assert proto.learning_rate_for("nequip") == proto.learning_rate
+        assert proto.learning_rate_for("schnet") == proto.learning_rate_for("dimenet++") == 1e-3
+    assert load_protocol("paper", "periodic").learning_rate_for("nequip") == 0.005
