@@ -222,7 +222,7 @@ def build_site(
                 **common, root="", page="index", sections=sections,
                 n_records=len(records), n_failed=sum(r.status != "complete" for r in records),
                 n_datasets_run=len({r.dataset.name for r in records}),
-                published_path=pub.path if pub else "",
+                published_path=_display_path(Path(pub.path)) if pub else "",
                 curve_links={d: [f.key for f in figures if f.dataset == d] for d in {f.dataset for f in figures}},
             ),
         )
@@ -292,6 +292,15 @@ def _write_static_figures(site: Path, figures, records: list[RunRecord], run_pag
         if pairs:
             page_id = run_pages[record.run_id][: -len(".html")]
             _write(site / "figures" / f"run-{page_id}.svg", parity_svg(pairs))
+
+
+def _display_path(path: Path) -> str:
+    """``path`` relative to the checkout root when inside it (no local absolute paths on pages)."""
+    root = default_published_path().parents[1]
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return path.name
 
 
 def _package_version() -> str:
