@@ -202,3 +202,17 @@ def test_cli_build_and_its_error_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == ResultsError.exit_code
     assert err.startswith("error: ") and "r.json" in err and len(err.splitlines()) == 1
+
+
+def test_replication_page_lists_every_published_number_with_a_status(site):
+    from mlip_bench.leaderboard.published import default_published_path, load_published
+
+    pub = load_published(default_published_path())
+    page = (site / "replication.html").read_text()
+    table = page.split('id="numbers"', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr data-kind=") == len(pub.values)
+    assert table.count('class="status status-') == len(pub.values)
+    assert table.count('data-kind="shown-only"') == sum(not v.is_target for v in pub.values)
+    for claim in pub.file.claims:
+        assert claim.id in page
+    assert "Tolerance:" in page and "±15 %" in page
