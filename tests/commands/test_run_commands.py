@@ -89,3 +89,20 @@ def test_bad_input_gets_one_line_saying_what_to_do(setup, capsys, args, expected
 def test_results_list_without_folder_says_what_to_do(tmp_path, capsys):
     assert main(["results", "list", "--out", str(tmp_path / "none")]) != 0
     assert "run `mlip-bench run" in capsys.readouterr().err
+
+
+def test_demo_trains_the_ladder_and_builds_the_site(setup, monkeypatch, capsys):
+    import mlip_bench.commands.run_commands as rc
+
+    root, out = setup
+    monkeypatch.setattr(rc, "DEMO_MODELS", ("pairmlp", "not-a-model"))
+    monkeypatch.setattr(rc, "DEMO_DATASET", "toy")
+    monkeypatch.setattr(rc, "DEMO_LADDER", (10, 20))
+    monkeypatch.setattr(rc, "_build_site", rc._placeholder_site)  # the real site has its own tests
+    assert main(["demo", "--out", str(out), "--root", str(root), "--protocol", "smoke"]) == 0
+    printed = capsys.readouterr().out
+    assert "skipping not-a-model" in printed
+    assert "results:" in printed and "leaderboard:" in printed
+    assert len(list((out / "records").glob("*.json"))) == 2
+    page = (out / "site" / "index.html").read_text()
+    assert "pairmlp" in page and "force_mae_mev_per_a" in page
