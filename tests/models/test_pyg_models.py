@@ -243,3 +243,19 @@ def test_unsupported_element_is_a_model_error():
         potential(collate([graph]))
     with pytest.raises(ModelError, match="atomic numbers 1..94"):
         potential.network(collate([graph]), torch.ones(graph.edge_index.shape[1], 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("model", ["schnet", "dimenet++"])
+def test_checkpoint_round_trip_and_copy_give_the_same_predictions(model):
+    """A saved payload rebuilds the same potential; a deep copy (as EMA makes) predicts the same."""
+    import copy
+
+    from mlip_bench.models.potential import Potential
+
+    potential = _potential(model)
+    batch = collate([frame_to_graph(_crystal(13), R_MAX, torch.float64)])
+    reference = potential(batch)
+    for other in (Potential.from_payload(potential.checkpoint_payload()), copy.deepcopy(potential)):
+        out = other(batch)
+        assert torch.equal(out["energy"], reference["energy"])
+        assert torch.equal(out["forces"], reference["forces"])
