@@ -9,7 +9,8 @@ import pytest
 from mlip_bench.errors import ResultsError
 from mlip_bench.results.environment import collect_environment
 from mlip_bench.results.io import load_records, record_path, records_dataframe, write_record
-from mlip_bench.results.schema import DatasetRef, RunRecord, SplitRef, TestMetrics, Timings
+from mlip_bench.results import schema
+from mlip_bench.results.schema import DatasetRef, RunRecord, SplitRef, Timings
 
 
 def make_record(run_id="m__d__n50__s0__cpu", n_train=50, force_mae=12.5) -> RunRecord:
@@ -25,7 +26,7 @@ def make_record(run_id="m__d__n50__s0__cpu", n_train=50, force_mae=12.5) -> RunR
         n_train=n_train,
         seed=0,
         protocol="cpu",
-        metrics={"test": TestMetrics(
+        metrics={"test": schema.TestMetrics(
             n_frames=100, energy_mae_mev=3.0, energy_rmse_mev=4.0, energy_mae_mev_per_atom=0.33,
             energy_rmse_mev_per_atom=0.44, force_mae_mev_per_a=force_mae, force_rmse_mev_per_a=17.0,
             force_mae_mev_per_a_by_element={"H": 10.0, "C": 15.0})},
