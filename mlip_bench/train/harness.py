@@ -109,19 +109,22 @@ def run_cell(
     config = load_model_config(model, **model_over)  # ModelError for unknown models
     card = _card_or_none(variant)
     store = open_store(variant, root=root)
-    kind = card.kind if card is not None else _kind_of(store)
-    proto = load_protocol(protocol, kind, **protocol_over)
-    split = _load_split(store, card, seed, root)
-    n_pool = len(split.train_pool)
-    if n_train < 1 or n_train > n_pool:
-        raise ConfigError(
-            f"--n-train {n_train} does not fit {variant}: its training pool has {n_pool} frames; "
-            f"use 1..{n_pool}"
+    try:
+        kind = card.kind if card is not None else _kind_of(store)
+        proto = load_protocol(protocol, kind, **protocol_over)
+        split = _load_split(store, card, seed, root)
+        n_pool = len(split.train_pool)
+        if n_train < 1 or n_train > n_pool:
+            raise ConfigError(
+                f"--n-train {n_train} does not fit {variant}: its training pool has {n_pool} frames; "
+                f"use 1..{n_pool}"
+            )
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        return _train_and_record(
+            rid, config, proto, protocol_label, variant, card, store, split, n_train, seed, out_dir, progress, device
         )
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    return _train_and_record(
-        rid, config, proto, protocol_label, variant, card, store, split, n_train, seed, out_dir, progress, device
-    )
+    finally:
+        store.close()
 
 
 def _card_or_none(variant: str):
@@ -166,7 +169,6 @@ def _train_and_record(rid, config, proto, protocol_label, variant, card, store, 
     from mlip_bench.train.evaluate import evaluate_potential
     from mlip_bench.train.trainer import Trainer
 
-    torch.set_default_dtype(torch.float32)
     train_idx = [int(i) for i in split.train_pool[:n_train]]
     val_idx = _subsample([int(i) for i in split.val], proto.max_val_frames, seed)
     test_idx = _subsample([int(i) for i in split.test], proto.max_test_frames, seed)
