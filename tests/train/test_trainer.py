@@ -119,3 +119,16 @@ def test_early_stopping_after_patience_without_gain(tmp_path, baselines):
     result = trainer.fit()
     assert "no validation gain for 3 epochs" in result.stop_reason
     assert result.epochs == 4 and result.best_epoch == 1
+
+
+def test_last_checkpoint_and_best_model_load_the_same_best_ema_weights(tmp_path, baselines):
+    from mlip_bench.train.checkpoint import load_trained_potential
+
+    trainer, val = make_trainer(tmp_path, baselines, max_steps=30)
+    trainer.fit()
+    from_best, _ = load_trained_potential(tmp_path / "ckpt" / "best_model.pt")
+    from_last, _ = load_trained_potential(tmp_path / "ckpt" / "last.pt")
+    trainer.load_best_weights()
+    for name, value in trainer.potential.state_dict().items():
+        assert torch.equal(from_best.state_dict()[name], value), name
+        assert torch.equal(from_last.state_dict()[name], value), name
