@@ -107,3 +107,14 @@ def test_empty_graph_and_isolated_atoms():
     # one bond i<->j: each edge's only candidate is its own reverse
     pair = torch.tensor([[0, 1], [1, 0]])
     assert build_triplets(pair, 3).idx_kj.numel() == 0
+
+
+def test_batched_periodic_cells_and_molecules_match_brute_force():
+    rng = np.random.default_rng(5)
+    frames = [_small_periodic_cell(rng), _random_molecule(rng, 6), _small_periodic_cell(rng)]
+    batch = collate([frame_to_graph(f, r_max=3.2, dtype=torch.float64) for f in frames])
+    triplets = build_triplets(batch.edge_index, batch.num_nodes, batch.cell_shift)
+    expected = _brute_force(batch.edge_index.numpy(), batch.cell_shift.numpy().round().astype(int))
+    assert _as_set(triplets) == expected
+    src, dst = batch.edge_index
+    assert bool((batch.batch[src[triplets.idx_kj]] == batch.batch[dst[triplets.idx_ji]]).all())
