@@ -59,3 +59,15 @@ def test_failed_record_is_not_replaced_silently(tmp_path, baselines, toy_root):
     path.write_text(json.dumps(raw))
     with pytest.raises(ResultsError, match="failed earlier.*delete"):
         run_cell("pairmlp", "toy", 10, 0, "smoke", out, root=toy_root, overrides={"max_steps": 2})
+
+
+def test_periodic_data_gets_the_periodic_recipe(tmp_path, baselines):
+    import toy_model
+
+    root = tmp_path / "data"
+    toy_model.write_periodic_store(root)
+    record = run_cell("pairmlp", "toybox", 5, 0, "smoke", tmp_path / "out", root=root, overrides={"max_steps": 5})
+    config = record.protocol_config
+    assert config["dataset_kind"] == "periodic" and config["batch_size"] == 1
+    assert config["learning_rate"] == 0.005 and config["force_weight"] == "n_atoms_squared"
+    assert record.metrics["test"].energy_mae_mev_per_atom == pytest.approx(record.metrics["test"].energy_mae_mev / 8)

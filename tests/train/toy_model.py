@@ -91,3 +91,30 @@ def write_toy_store(root: Path, name: str = "toy", n: int = 120, seed: int = 0) 
     path = store_path(name, root)
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_store(path, morse_frames(n, seed), {"name": name, "provenance": "imported"})
+
+
+def periodic_frames(n: int, seed: int = 0) -> list[Frame]:
+    """``n`` rattled 8-atom periodic copper-like boxes with ase's Morse energies and forces."""
+    from ase.build import bulk
+    from ase.calculators.morse import MorsePotential
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k in range(n):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((1, 1, 2))
+        atoms.positions += 0.05 * rng.standard_normal(atoms.positions.shape)
+        atoms.calc = MorsePotential(epsilon=0.4, r0=2.55, rho0=6.0, rcut1=3.0, rcut2=3.8)
+        frame = Frame.from_atoms(atoms)
+        frame.index = k
+        frames.append(frame)
+    return frames
+
+
+def write_periodic_store(root: Path, name: str = "toybox", n: int = 60) -> Path:
+    """A periodic store at ``<root>/stores/<name>.h5``."""
+    from mlip_bench.data.catalog import store_path
+    from mlip_bench.data.store import write_store
+
+    path = store_path(name, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_store(path, periodic_frames(n), {"name": name, "provenance": "imported"})
