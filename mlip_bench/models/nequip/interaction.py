@@ -183,11 +183,6 @@ class InteractionBlock(torch.nn.Module):
             self.l3_groups[l1] = [tuple(g) for g in groups if g[0] in out_parities]
             self.weight_slices[l1] = (index[0] if index else 0, len(index))
             self.register_buffer(f"weight_index_{l1}", torch.tensor(index, dtype=torch.long), persistent=False)
-            self.register_buffer(
-                f"row_block_{l1}",
-                torch.tensor([b for b, (l3, _) in enumerate(self.blocks[l1]) for _ in range(2 * l3 + 1)]),
-                persistent=False,
-            )
         self.num_weights = weight_count
         self.all_kept = all(bool((getattr(self, f"weight_index_{l1}") >= 0).all()) for l1 in self.l1s)
         for l1 in self.l1s:  # dropped paths read a zero column appended after the last weight
@@ -228,14 +223,19 @@ class InteractionBlock(torch.nn.Module):
                 w = edge_weights[:, start : start + count]
             else:
                 w = edge_weights.index_select(1, getattr(self, f"weight_index_{l1}"))
-            w = w.view(num_edges, n_blocks, c).index_select(1, getattr(self, f"row_block_{l1}"))
+            w = w.view(num_edges, n_blocks, 1, c)
             sender = x[l1].index_select(0, edge_src)  # (E, d1, C)
-            message = torch.bmm(angular[l1], sender) * w  # (E, R, C)
-            node = message.new_zeros((n, self.rows[l1], c)).index_add(0, edge_dst, message)
-            for l3, row0, n_l2, _ in self.l3_groups[l1]:
+            if l1 == 0:  # outer product: cheaper as a broadcast than as a batched matmul
+                coupled = angular[0] * sender  # (E, R, 1) * (E, 1, C)
+            else:
+                coupled = torch.bmm(angular[l1], sender)  # (E, R, C)
+            for l3, row0, n_l2, block0 in self.l3_groups[l1]:
                 d3 = 2 * l3 + 1
-                part = node[:, row0 : row0 + n_l2 * d3].view(n, n_l2, d3, c).transpose(1, 2)
-                pieces[l3].append(part.reshape(n, d3, n_l2 * c))
+                # rows of one l3 share d3, so the per-(path, channel) weights broadcast over m3
+                group = coupled[:, row0 : row0 + n_l2 * d3].view(num_edges, n_l2, d3, c)
+                message = group * w[:, block0 : block0 + n_l2]
+                node = message.new_zeros((n, n_l2, d3, c)).index_add(0, edge_dst, message)
+                pieces[l3].append(node.transpose(1, 2).reshape(n, d3, n_l2 * c))
         out: Features = {}
         for l3 in self.out_ls:
             mid = pieces[l3][0] if len(pieces[l3]) == 1 else torch.cat(pieces[l3], dim=2)

@@ -117,19 +117,21 @@ class SpeciesLinear(torch.nn.Module):
             p_out = torch.tensor(layout_out.parities(l))
             mask = (p_in[:, None] == p_out[None, :]).to(torch.get_default_dtype())
             scale = masked_normalised(mask) / math.sqrt(self.num_species)
-            self.register_buffer(f"scale_{l}", scale.repeat(1, self.num_species))
-            self.weights[str(l)] = torch.nn.Parameter(torch.randn(len(p_in), self.num_species * len(p_out)))
+            # rows ordered (species, input channel), as the one-hot outer product below
+            self.register_buffer(f"scale_{l}", scale.repeat(self.num_species, 1))
+            self.weights[str(l)] = torch.nn.Parameter(torch.randn(self.num_species * len(p_in), len(p_out)))
 
     def forward(self, x: Features, species: torch.Tensor) -> Features:
         out: Features = {}
         n = species.shape[0]
+        onehot = None
+        if self.num_species > 1:
+            onehot = torch.nn.functional.one_hot(species, self.num_species).to(next(iter(x.values())).dtype)
         for l in self.ls:
-            c_out = self.layout_out.channels(l)
             w = self.weights[str(l)] * getattr(self, f"scale_{l}")
-            y = torch.matmul(x[l], w).view(n, 2 * l + 1, self.num_species, c_out)
-            if self.num_species == 1:
-                out[l] = y[:, :, 0]
-            else:
-                index = species.view(n, 1, 1, 1).expand(n, 2 * l + 1, 1, c_out)
-                out[l] = y.gather(2, index).squeeze(2)
+            if onehot is None:
+                out[l] = torch.matmul(x[l], w)
+            else:  # x (x) one-hot(species): (N, d, S * C_in), then one matmul
+                xs = (onehot.view(n, 1, self.num_species, 1) * x[l].unsqueeze(2)).reshape(n, 2 * l + 1, -1)
+                out[l] = torch.matmul(xs, w)
         return out
