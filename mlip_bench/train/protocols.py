@@ -122,6 +122,8 @@ def _paper(kind: DatasetKind) -> dict[str, Any]:
 
 #: the cpu preset's step ladder: the same optimiser-step budget for every model
 CPU_STEPS_BY_N_TRAIN = {50: 2000, 100: 3000, 250: 4000, 500: 5000, 1000: 6000}
+#: the short preset's step ladder (about half of cpu at the MD17 ladder sizes)
+SHORT_STEPS_BY_N_TRAIN = {50: 1000, 150: 1500, 350: 2000, 950: 3000}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": dict(
@@ -133,6 +135,17 @@ PRESETS: dict[str, dict[str, Any]] = {
             "scheduler patience 10% of the budgeted epochs, early stopping off, <=1000 test frames."
         ),
         steps_by_n_train=CPU_STEPS_BY_N_TRAIN,
+        scheduler_patience_fraction=0.1,
+        scheduler_patience=1,
+        early_stopping_patience=1_000_000,
+        max_test_frames=1000,
+    ),
+    "short": dict(
+        description=(
+            "Half the cpu budget (1000/1500/2000/3000 steps at 50/150/350/950 frames), otherwise as cpu: "
+            "the committed learning curves were produced with it inside one working session."
+        ),
+        steps_by_n_train=SHORT_STEPS_BY_N_TRAIN,
         scheduler_patience_fraction=0.1,
         scheduler_patience=1,
         early_stopping_patience=1_000_000,
