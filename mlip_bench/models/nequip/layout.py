@@ -126,7 +126,8 @@ class SpeciesLinear(torch.nn.Module):
         n = species.shape[0]
         onehot = None
         if self.num_species > 1:
-            onehot = torch.nn.functional.one_hot(species, self.num_species).to(next(iter(x.values())).dtype)
+            classes = torch.arange(self.num_species, device=species.device)
+            onehot = (species.unsqueeze(-1) == classes).to(next(iter(x.values())).dtype)  # traceable one-hot
         for l in self.ls:
             w = self.weights[str(l)] * getattr(self, f"scale_{l}")
             if onehot is None:
