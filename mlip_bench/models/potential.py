@@ -1,4 +1,4 @@
-"""`Potential`: per-atom network -> total energy (eV), forces = -dE/dr (eV/Å), stress (eV/Å^3).
+r"""`Potential`: per-atom network -> total energy (eV), forces = -dE/dr (eV/Å), stress (eV/Å^3).
 
 Energy bookkeeping (float64 where it matters):
 
