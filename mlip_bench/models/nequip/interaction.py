@@ -154,6 +154,8 @@ class InteractionBlock(torch.nn.Module):
         self.blocks = {l1: coupling.blocks[l1] for l1 in self.l1s}
         self.rows = {l1: coupling.rows[l1] for l1 in self.l1s}
         self.inv_sqrt_neighbors = 1.0 / math.sqrt(avg_num_neighbors)
+        # with only l = 0 harmonics the coupling is Y_0 * 1 = 1 ("component"): skip the product
+        self.trivial_angular = list(coupling.sh_ls) == [0]
         self.linear_1 = EquivariantLinear(layout_in, layout_in)
         self.sc = SpeciesLinear(layout_in, layout_out, num_species) if use_sc else None
 
@@ -225,7 +227,9 @@ class InteractionBlock(torch.nn.Module):
                 w = edge_weights.index_select(1, getattr(self, f"weight_index_{l1}"))
             w = w.view(num_edges, n_blocks, 1, c)
             sender = x[l1].index_select(0, edge_src)  # (E, d1, C)
-            if l1 == 0:  # outer product: cheaper as a broadcast than as a batched matmul
+            if self.trivial_angular:
+                coupled = sender  # (E, 1, C)
+            elif l1 == 0:  # outer product: cheaper as a broadcast than as a batched matmul
                 coupled = angular[0] * sender  # (E, R, 1) * (E, 1, C)
             else:
                 coupled = torch.bmm(angular[l1], sender)  # (E, R, C)
