@@ -51,8 +51,8 @@ def make_batch(pos, numbers, cell, pbc, r_max, type_of):
         data = from_ase(atoms)
         data["atom_types"] = torch.as_tensor([type_of[int(z)] for z in numbers], dtype=torch.long)
         data = compute_neighborlist_(data, r_max)
-        # float32 inputs, as the model runs in float32 (float64 positions would run it in float64)
-        data = {k: (v.to(torch.float32) if torch.is_tensor(v) and v.is_floating_point() else v) for k, v in data.items()}
+        # positions stay float64 as nequip's own data pipeline gives them; the model casts its edge
+        # embeddings to model_dtype (float32), so the network itself runs in float32
         frames.append(data)
     return AtomicDataDict.batched_from_list(frames)
 
