@@ -1,70 +1,11 @@
-"""Shared helpers for the leaderboard tests: hand-written fixture records and a record factory."""
+"""Fixtures for the leaderboard tests (helpers live in leaderboard_records.py)."""
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-from typing import Any
-
 import pytest
 
+from leaderboard_records import FIXTURES
 from mlip_bench.results.schema import RunRecord
-
-FIXTURES = Path(__file__).parent / "fixtures"
-REPO = Path(__file__).resolve().parents[2]
-
-
-def make_record(
-    model: str = "nequip-l1",
-    n_train: int = 100,
-    seed: int = 0,
-    force_mae: float = 20.0,
-    energy_mae: float = 10.0,
-    *,
-    family: str | None = None,
-    l_max: int | None = 1,
-    dataset: str = "md17/aspirin",
-    protocol: str = "paper",
-    split_sha: str | None = None,
-    split_seed: int | None = None,
-    status: str = "complete",
-    **extra: Any,
-) -> RunRecord:
-    """A valid RunRecord with the given test-set errors (meV, meV/Å); 21 atoms per structure."""
-    split_seed = seed if split_seed is None else split_seed
-    sha = split_sha or hashlib.sha256(f"{dataset}|{split_seed}".encode()).hexdigest()
-    metrics = {}
-    if status == "complete":
-        metrics = {
-            "test": {
-                "n_frames": 200,
-                "energy_mae_mev": energy_mae,
-                "energy_rmse_mev": energy_mae * 1.3,
-                "energy_mae_mev_per_atom": energy_mae / 21,
-                "energy_rmse_mev_per_atom": energy_mae * 1.3 / 21,
-                "force_mae_mev_per_a": force_mae,
-                "force_rmse_mev_per_a": force_mae * 1.3,
-            }
-        }
-    data: dict[str, Any] = dict(
-        run_id=f"{model}-{dataset.replace('/', '-')}-n{n_train}-s{seed}-{protocol}",
-        status=status,
-        created=f"2026-11-20T10:{seed:02d}:00+00:00",
-        model=model,
-        model_family=family or model.split("-")[0],
-        model_config_full={"name": model},
-        l_max=l_max,
-        n_parameters=1000,
-        dataset={"name": dataset, "store_sha256": "ab" * 32},
-        split={"name": "default", "sha256": sha, "seed": split_seed, "n_train": n_train, "n_val": 50, "n_test": 200},
-        n_train=n_train,
-        seed=seed,
-        protocol=protocol,
-        metrics=metrics,
-        timings={"train_seconds": 60.0, "steps": 100, "epochs": 10},
-    )
-    data.update(extra)
-    return RunRecord.model_validate(data)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import subprocess
 import sys
 import urllib.request
 
-from conftest import FIXTURES
+from leaderboard_records import FIXTURES
 
 from mlip_bench.cli import main
 from mlip_bench.errors import ConfigError

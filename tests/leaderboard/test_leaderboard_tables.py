@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 
 import pytest
-from conftest import make_record
+from leaderboard_records import make_record
 
 from mlip_bench.leaderboard.published import PublishedValue
 from mlip_bench.leaderboard.tables import (

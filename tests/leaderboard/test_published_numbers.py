@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import REPO
+from leaderboard_records import REPO
 
 from mlip_bench.errors import ConfigError
 from mlip_bench.leaderboard.published import default_published_path, load_published

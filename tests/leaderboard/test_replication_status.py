@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import REPO, make_record
+from leaderboard_records import REPO, make_record
 
 from mlip_bench.leaderboard.published import load_published
 from mlip_bench.leaderboard.replication import (

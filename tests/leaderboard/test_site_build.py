@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 import plotly
 import pytest
-from conftest import FIXTURES
+from leaderboard_records import FIXTURES
 
 from mlip_bench.errors import ConfigError, ResultsError
 from mlip_bench.leaderboard.build import SITE_MARKER, build_site, reproduce_command, run_page_name
@@ -110,7 +110,7 @@ def test_run_page_has_provenance_and_a_reproduce_command(site):
 
 
 def test_reproduce_command_quotes_hostile_names():
-    from conftest import make_record
+    from leaderboard_records import make_record
 
     cmd = reproduce_command(make_record(model="x; rm -rf ~", seed=2))
     assert cmd.startswith("mlip-bench run 'x; rm -rf ~' ") and "--seeds 3" in cmd

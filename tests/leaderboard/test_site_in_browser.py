@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from conftest import FIXTURES, REPO
+from leaderboard_records import FIXTURES, REPO
 
 from mlip_bench.leaderboard.build import build_site, run_page_name
 
