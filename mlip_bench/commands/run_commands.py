@@ -164,9 +164,9 @@ def evaluate_command(
     from mlip_bench.data.catalog import open_store, resolve_variant
     from mlip_bench.data.graphs import frame_to_graph
     from mlip_bench.data.splits import load_or_create_split
+    from mlip_bench.train.checkpoint import load_trained_potential
     from mlip_bench.train.evaluate import evaluate_potential
     from mlip_bench.train.harness import _subsample
-    from mlip_bench.train.checkpoint import load_trained_potential
 
     potential, metadata = load_trained_potential(checkpoint)
     dataset = dataset or metadata.get("dataset")
@@ -205,7 +205,7 @@ def evaluate_command(
     if json_out is not None:
         import json
 
-        from mlip_bench.results.io import write_text_atomic
+        from mlip_bench.atomic_files import write_text_atomic
 
         payload = {"dataset": variant, "split": split, "seed": seed, "checkpoint": str(checkpoint),
                    "metrics": metrics.model_dump()}
@@ -288,8 +288,8 @@ def _build_site(results: Path, site: Path) -> Path:
 def _placeholder_site(results: Path, site: Path) -> Path:
     import html
 
+    from mlip_bench.atomic_files import write_text_atomic
     from mlip_bench.results.io import records_dataframe
-    from mlip_bench.results.io import write_text_atomic
 
     df = records_dataframe(results)
     body = df.to_html(index=False, float_format=lambda v: f"{v:.2f}") if len(df) else "<p>no runs yet</p>"

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
 
+from mlip_bench.atomic_files import write_text_atomic
 from mlip_bench.data.cards import DatasetCard, SourceFile
 from mlip_bench.data.catalog import data_root, downloads_dir
 from mlip_bench.errors import ChecksumError, DownloadError
@@ -82,16 +83,7 @@ def load_pins(root: str | os.PathLike[str] | None = None) -> dict[str, str]:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(json.dumps(data, indent=2, sort_keys=True) + "\n", path)
 
 
 def record_pin(key: str, sha256: str, root: str | os.PathLike[str] | None = None) -> None:
@@ -184,7 +176,13 @@ def _open_source(source: str, offset: int) -> tuple[BinaryIO, int | None, int]:
 
 def _progress(enabled: bool):
     from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
 
     return Progress(
         TextColumn("{task.description}"),

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from mlip_bench.atomic_files import write_text_atomic
 from mlip_bench.data.store import Store
 from mlip_bench.errors import ConfigError, DatasetError
 
@@ -325,16 +326,7 @@ def load_or_create_split(
 
 def write_split(split: Split, path: str | Path) -> Path:
     """Write ``split`` as JSON atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    try:
-        tmp.write_text(json.dumps(split.to_dict(), indent=1))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(json.dumps(split.to_dict(), indent=1), path)
 
 
 def read_split(path: str | Path) -> Split:

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlip_bench.errors import ConfigError, ModelError
+
+if TYPE_CHECKING:
+    from mlip_bench.models.potential import Potential
 
 BASELINES_DIR = Path(__file__).resolve().parents[2] / "baselines"
 

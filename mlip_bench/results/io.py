@@ -4,13 +4,12 @@ silently; read back as validated :class:`RunRecord` objects or one pandas DataFr
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
 from pydantic import ValidationError
 
+from mlip_bench.atomic_files import write_text_atomic
 from mlip_bench.errors import ResultsError
 from mlip_bench.results.schema import RunRecord
 
@@ -107,19 +106,3 @@ def records_dataframe(paths: Iterable[Path | str] | Path | str, split: str = "te
     return pd.DataFrame(rows)
 
 
-def write_text_atomic(text: str, path: Path) -> Path:
-    """Write ``text`` to ``path`` through a temp file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path

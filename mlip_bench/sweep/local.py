@@ -75,7 +75,6 @@ def run_local(
     todo, summary = cells_to_run(cells, out_dir, retry_failed, progress)
     queue: deque[Cell] = deque(todo)
     deferred: deque[Cell] = deque()
-    deaths: dict[str, int] = {}
     context = multiprocessing.get_context("spawn")
 
     def new_pool() -> ProcessPoolExecutor:

@@ -9,15 +9,14 @@ the run's inputs (so a checkpoint from a different config is never resumed by mi
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from mlip_bench.atomic_files import write_atomic
 from mlip_bench.errors import TrainingError
 
 CHECKPOINT_FORMAT = 1
@@ -26,21 +25,8 @@ BEST_MODEL = "best_model.pt"
 
 
 def atomic_torch_save(obj: Any, path: Path) -> Path:
-    """``torch.save`` to a temp file in the same folder, fsync, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """``torch.save`` to ``path`` atomically (temp file, fsync, ``os.replace``)."""
+    return write_atomic(path, lambda handle: torch.save(obj, handle), binary=True)
 
 
 def rng_states(shuffle_generator: torch.Generator) -> dict[str, Any]:
