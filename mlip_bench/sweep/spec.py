@@ -397,15 +397,6 @@ def merge_overrides(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, An
 RunIdFunction = Callable[[str, str, int, int, str, dict[str, Any]], str]
 
 
-def _harness_cell_run_id(model: str, dataset: str, n_train: int, seed: int, protocol: str, overrides: dict[str, Any]) -> str:
-    """The run id the harness gives a cell: overrides add a ``+<hash>`` tag to the protocol label
-    (``ConfigError`` for override keys the harness does not know)."""
-    from mlip_bench.train import harness
-
-    _, _, tag = harness._split_overrides(overrides)
-    return harness.run_id(model, dataset, n_train, seed, protocol + tag)
-
-
 def run_id_function(runner: str) -> RunIdFunction:
     """``f(model, dataset, n_train, seed, protocol, overrides) -> run id`` for ``runner``'s records.
 
@@ -414,8 +405,6 @@ def run_id_function(runner: str) -> RunIdFunction:
     harness, overrides tag the protocol label as ``run_cell`` does.
     """
     module_name = runner.partition(":")[0]
-    if module_name == DEFAULT_RUNNER.partition(":")[0]:
-        return _harness_cell_run_id
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:

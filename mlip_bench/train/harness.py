@@ -66,6 +66,15 @@ def _split_overrides(overrides: dict[str, Any] | None) -> tuple[dict[str, Any], 
     return overrides, model_over, tag
 
 
+def cell_run_id(
+    model: str, dataset: str, n_train: int, seed: int, protocol: str, overrides: dict[str, Any] | None = None
+) -> str:
+    """The run id :func:`run_cell` gives these arguments (``dataset`` as a resolved variant name):
+    overrides add a ``+<hash>`` tag to the protocol label (``ConfigError`` for unknown keys)."""
+    _, _, tag = _split_overrides(overrides)
+    return run_id(model, dataset, n_train, seed, protocol + tag)
+
+
 def _fingerprint(parts: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
