@@ -77,7 +77,7 @@ def parity_svg(pairs: list[ParityPair]) -> str:
         for i, pair in enumerate(pairs):
             ax = axes[0][i]
             ref, pred, unit = pair.display()
-            ax.scatter(ref, pred, s=4, alpha=0.6)
+            ax.scatter(ref, pred, s=4, alpha=0.6, rasterized=True)  # thousands of points: one bitmap, not one SVG node each
             if ref:
                 lo, hi = min(ref + pred), max(ref + pred)
                 ax.plot([lo, hi], [lo, hi], color="0.6", linestyle="--", linewidth=1)
