@@ -109,6 +109,26 @@ def available_models() -> list[str]:
     return sorted(p.stem for p in BASELINES_DIR.glob("*.yaml") if p.stem != "published")
 
 
+def _read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The YAML mapping at ``path``; ``extends: OTHER`` starts from ``baselines/OTHER.yaml``
+    (its keys, hyperparameters merged) so an alias or a small variant is a few lines."""
+    if path in seen:
+        raise ConfigError(f"{path}: 'extends' chain loops back to itself")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    parent_path = BASELINES_DIR / f"{parent}.yaml"
+    if not parent_path.is_file():
+        raise ConfigError(f"{path}: extends unknown model {parent!r}; available: {', '.join(available_models())}")
+    base = _read_config(parent_path, seen + (path,))
+    hyper = {**(base.get("hyperparameters") or {}), **(raw.pop("hyperparameters", None) or {})}
+    return {**base, **raw, "hyperparameters": hyper}
+
+
 def load_model_config(name_or_path: str | Path, **overrides: Any) -> ModelConfig:
     """Load a variant by name (``baselines/<name>.yaml``) or from a YAML path.
 
@@ -121,10 +141,7 @@ def load_model_config(name_or_path: str | Path, **overrides: Any) -> ModelConfig
         raise ModelError(
             f"unknown model {str(name_or_path)!r}; available: {', '.join(available_models())}"
         )
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+    raw = _read_config(path)
     hyper = dict(raw.get("hyperparameters") or {})
     hyper.update(overrides.pop("hyperparameters", None) or {})
     raw.update(overrides)
