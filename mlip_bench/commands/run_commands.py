@@ -238,10 +238,10 @@ def results_list_command(
 def demo_command(
     out: Path = typer.Option(Path("mlip-bench-demo"), "--out", "-o", help="Folder for records, checkpoints and the site."),
     root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
-    protocol: str = typer.Option(DEMO_PROTOCOL, "--protocol", "-p", help="Protocol preset (demo = a ~10 min CPU budget)."),
+    protocol: str = typer.Option(DEMO_PROTOCOL, "--protocol", "-p", help="Protocol preset (demo = a 5-15 min CPU budget)."),
 ) -> None:
     """Train NequIP (l_max 0 and 1) and SchNet on the embedded rMD17 ethanol frames, evaluate them
-    and build the leaderboard; finishes in about 10 minutes on 2 CPU cores."""
+    and build the leaderboard; finishes in 5-15 minutes on 2 CPU cores."""
     import time
 
     from mlip_bench.models.registry import available_models

@@ -153,7 +153,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
     "demo": dict(
         description="A few hundred steps per size on the embedded ethanol store (mlip-bench demo).",
-        steps_by_n_train={50: 1000, 100: 1500, 200: 2000},
+        steps_by_n_train={50: 600, 100: 900, 200: 1200},
         scheduler_patience_fraction=0.1,
         scheduler_patience=1,
         early_stopping_patience=1_000_000,
