@@ -49,3 +49,10 @@ class ResultsError(MlipBenchError):
     """A run record fails schema validation or would be overwritten."""
 
     exit_code = 8
+
+
+def describe_validation_error(err) -> str:
+    """``field 'a.b': message`` for the first problem of a pydantic ``ValidationError``."""
+    first = err.errors()[0]
+    loc = ".".join(str(x) for x in first["loc"])
+    return f"field {loc!r}: {first['msg']}"

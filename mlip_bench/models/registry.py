@@ -19,7 +19,7 @@ import torch
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mlip_bench.errors import ConfigError, ModelError
+from mlip_bench.errors import ConfigError, ModelError, describe_validation_error
 
 if TYPE_CHECKING:
     from mlip_bench.models.potential import Potential
@@ -149,9 +149,7 @@ def load_model_config(name_or_path: str | Path, **overrides: Any) -> ModelConfig
     try:
         return ModelConfig.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"{path}: field {loc!r}: {first['msg']}") from None
+        raise ConfigError(f"{path}: {describe_validation_error(err)}") from None
 
 
 def build_potential(config: ModelConfig, statistics: "DatasetStatistics") -> "Potential":

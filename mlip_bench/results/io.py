@@ -10,7 +10,7 @@ from typing import Iterable
 from pydantic import ValidationError
 
 from mlip_bench.atomic_files import write_text_atomic
-from mlip_bench.errors import ResultsError
+from mlip_bench.errors import ResultsError, describe_validation_error
 from mlip_bench.results.schema import RunRecord
 
 RECORDS_DIR = "records"
@@ -44,9 +44,7 @@ def read_record(path: Path) -> RunRecord:
     try:
         return RunRecord.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"])
-        raise ResultsError(f"{path}: field {loc!r}: {first['msg']}") from None
+        raise ResultsError(f"{path}: {describe_validation_error(err)}") from None
 
 
 def _record_files(paths: Iterable[Path | str]) -> list[Path]:

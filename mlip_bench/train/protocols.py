@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mlip_bench.errors import ConfigError
+from mlip_bench.errors import ConfigError, describe_validation_error
 
 DatasetKind = Literal["molecule", "periodic"]
 
@@ -189,6 +189,4 @@ def load_protocol(name: str, dataset_kind: DatasetKind = "molecule", **overrides
     try:
         return Protocol.model_validate(values)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"])
-        raise ConfigError(f"protocol {name!r}: field {loc!r}: {first['msg']}") from None
+        raise ConfigError(f"protocol {name!r}: {describe_validation_error(err)}") from None
