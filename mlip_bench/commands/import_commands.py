@@ -25,13 +25,14 @@ def _parse_units(units: str | None, energy_unit: str | None, length_unit: str | 
     return energy_unit or energy, length_unit or length
 
 
-def _parse_file_units(items: list[str]) -> dict[str, str]:
+def _parse_file_pairs(items: list[str], option: str, example: str) -> dict[str, str]:
+    """``FILE=VALUE`` items of a repeatable option as a dict (``ConfigError`` on a malformed one)."""
     out = {}
     for item in items:
-        name, sep, unit = item.rpartition("=")
-        if not sep or not name or not unit:
-            raise ConfigError(f"--file-unit {item!r}: write FILE=ENERGY_UNIT, e.g. reduced_100.xyz=kcal/mol")
-        out[name] = unit
+        name, sep, value = item.rpartition("=")
+        if not sep or not name or not value:
+            raise ConfigError(f"{option} {item!r}: write {example}")
+        out[name] = value
     return out
 
 
@@ -43,6 +44,11 @@ def import_command(
     force_unit: Optional[str] = typer.Option(None, "--force-unit", help="Force unit ENERGY/LENGTH (default: energy unit / length unit)."),
     units: Optional[str] = typer.Option(None, "--units", help="Shorthand ENERGY[,LENGTH], e.g. kcal/mol."),
     file_unit: list[str] = typer.Option([], "--file-unit", help="FILE=ENERGY_UNIT for one file whose energies differ (repeatable)."),
+    label: list[str] = typer.Option(
+        [], "--label",
+        help="FILE=LABEL: the subset label of one file (train, val, test, or test_NAME for an extra named "
+             "test set, e.g. test_600K), instead of the word in its name (repeatable).",
+    ),
     fmt: Optional[str] = typer.Option(None, "--format", help="extxyz, npz, deepmd, asedb or mlearn (default: from the name)."),
     root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
     force: bool = typer.Option(False, "--force", help="Replace an existing store of this variant."),
@@ -60,7 +66,8 @@ def import_command(
     energy, length = _parse_units(units, energy_unit, length_unit)
     result = import_variant(
         paths, name, root=root, fmt=fmt, energy_unit=energy, length_unit=length, force_unit=force_unit,
-        file_energy_units=_parse_file_units(file_unit), labels=not no_labels, subset=subset, dedupe=dedupe,
+        file_energy_units=_parse_file_pairs(file_unit, "--file-unit", "FILE=ENERGY_UNIT, e.g. reduced_100.xyz=kcal/mol"),
+        file_labels=_parse_file_pairs(label, "--label", "FILE=LABEL, e.g. test_600K.xyz=test_600K"), labels=not no_labels, subset=subset, dedupe=dedupe,
         level_of_theory=level_of_theory, force=force,
     )
     console = Console(highlight=False, soft_wrap=False)

@@ -4,7 +4,8 @@ A :class:`Split` holds store frame indices. ``train_pool`` is ordered so that th
 training set is ``train_pool[:n]``: the learning-curve training sets are nested. The test set is
 fixed for the split and disjoint from every training and validation frame; frames whose
 fingerprint (species + positions rounded to 1e-6 Å, see ``duplicates.py``) matches a training or
-validation frame are dropped from the test set and counted in ``n_test_duplicates_dropped``.
+validation frame are dropped from the test set (and from any extra named test set) and counted in
+``n_test_duplicates_dropped``.
 
 Three kinds of split:
 
@@ -60,15 +61,23 @@ class Split:
     kind: str = "random"
     n_test_duplicates_dropped: int = 0
     recipe: dict = field(default_factory=dict)
+    #: extra named test sets (label -> frame indices), e.g. {"test_600K": [...]}; empty for most
+    extra_tests: dict[str, list[int]] = field(default_factory=dict)
+
+    def _with_extra_tests(self, payload: dict) -> dict:
+        # only splits that have extra test sets hash them, so older split hashes stay valid
+        if self.extra_tests:
+            payload["extra_tests"] = {k: list(v) for k, v in sorted(self.extra_tests.items())}
+        return payload
 
     @property
     def sha256(self) -> str:
         """Content hash of the split (name, seed, store hash, all index lists)."""
         return _digest(
-            {
+            self._with_extra_tests({
                 "name": self.name, "seed": self.seed, "store_sha256": self.store_sha256,
                 "train_pool": list(self.train_pool), "val": list(self.val), "test": list(self.test),
-            }
+            })
         )
 
     @property
@@ -88,10 +97,10 @@ class Split:
     def subset_sha256(self, n_train: int) -> str:
         """Hash of the frames a run with ``n_train`` training frames uses; results cite it."""
         return _digest(
-            {
+            self._with_extra_tests({
                 "store_sha256": self.store_sha256, "train": self.train(n_train),
                 "val": list(self.val), "test": list(self.test),
-            }
+            })
         )
 
     def to_dict(self) -> dict:
@@ -101,6 +110,7 @@ class Split:
             "store_sha256": self.store_sha256, "recipe": dict(self.recipe),
             "n_test_duplicates_dropped": self.n_test_duplicates_dropped,
             "train_pool": list(self.train_pool), "val": list(self.val), "test": list(self.test),
+            "extra_tests": {k: list(v) for k, v in sorted(self.extra_tests.items())},
             "sha256": self.sha256,
         }
 
@@ -114,6 +124,7 @@ class Split:
                 test=[int(i) for i in data["test"]], store_sha256=str(data["store_sha256"]),
                 n_test_duplicates_dropped=int(data.get("n_test_duplicates_dropped", 0)),
                 recipe=dict(data.get("recipe", {})),
+                extra_tests={str(k): [int(i) for i in v] for k, v in (data.get("extra_tests") or {}).items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise DatasetError(f"{source}: not a valid split file ({exc}); delete it to recreate the split") from None
@@ -168,6 +179,12 @@ def make_split(
     fingerprints = store.fingerprints
     subsets = store.subsets
     recipe = {"n_val": n_val, "n_test": n_test, "max_train": max_train}
+    extra_tests: dict[str, list[int]] = {}
+    if subsets is not None and not _labelled(subsets) and any(str(x).startswith("test_") for x in subsets):
+        raise DatasetError(
+            f"{store.path} labels extra test sets (test_NAME) but no 'train' and 'test' frames; "
+            "re-import it labelling the training file train and one test file test (--label FILE=test)"
+        )
     if _labelled(subsets):
         train_lab = np.flatnonzero(subsets == "train")
         val_lab = np.flatnonzero(subsets == "val")
@@ -191,6 +208,11 @@ def make_split(
             if n_test > len(test):
                 raise ConfigError(f"n_test={n_test} but only {len(test)} distinct labelled test frames")
             test = rng.choice(test, size=n_test, replace=False)
+        used = np.concatenate([train_lab, val_lab])
+        for label in sorted({str(x) for x in subsets if str(x).startswith("test_")}):
+            extra, extra_dropped = _exclude_duplicates(np.flatnonzero(subsets == label), used, fingerprints)
+            extra_tests[label] = sorted(int(i) for i in extra)
+            dropped += extra_dropped
         kind = "labelled"
     else:
         n = store.n_frames
@@ -221,7 +243,7 @@ def make_split(
     return Split(
         name=name, seed=int(seed), train_pool=[int(i) for i in pool], val=sorted(int(i) for i in val),
         test=sorted(int(i) for i in test), store_sha256=store.sha256, kind=kind,
-        n_test_duplicates_dropped=dropped, recipe=recipe,
+        n_test_duplicates_dropped=dropped, recipe=recipe, extra_tests=extra_tests,
     )
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,13 @@ from mlip_bench.errors import DatasetError
 SCHEMA_VERSION: int = 1
 STORE_UNITS: dict[str, str] = {"energy": "eV", "length": "Angstrom", "forces": "eV/Angstrom"}
 SUBSET_LABELS: tuple[str, ...] = ("train", "val", "test")
+#: an extra named test set: "test_" + letters/digits (e.g. 3BPA's "test_600K"), at most 16 bytes
+EXTRA_TEST_LABEL = re.compile(r"^test_[A-Za-z0-9]{1,11}$")
+
+
+def is_subset_label(label: str) -> bool:
+    """True for train, val, test and extra named test sets (test_NAME)."""
+    return label in SUBSET_LABELS or bool(EXTRA_TEST_LABEL.match(label))
 
 _REQUIRED = ("positions", "numbers", "forces", "energy", "cell", "pbc", "offsets", "metadata")
 _HASHED = ("n_atoms", "numbers", "positions", "energy", "forces", "cell", "pbc", "subset")
@@ -168,9 +176,11 @@ def write_store(
             raise DatasetError(f"{path}: store attrs need {key!r}")
     if subsets is not None:
         subsets = [str(s) if s is not None else "" for s in subsets]
-        bad = sorted({s for s in subsets if s and s not in SUBSET_LABELS})
+        bad = sorted({s for s in subsets if s and not is_subset_label(s)})
         if bad:
-            raise DatasetError(f"{path}: unknown subset labels {bad}; use {', '.join(SUBSET_LABELS)} or ''")
+            raise DatasetError(
+                f"{path}: unknown subset labels {bad}; use {', '.join(SUBSET_LABELS)}, test_NAME or ''"
+            )
         if not any(subsets):
             subsets = None
 
@@ -414,7 +424,7 @@ class Store:
 
     @property
     def subsets(self) -> np.ndarray | None:
-        """Per-frame labels ("train", "val", "test" or "") from imported split files, else None."""
+        """Per-frame labels ("train", "val", "test", "test_NAME" or "") from imported split files, else None."""
         if "subset" not in self._file():
             return None
         return np.asarray([s.decode("ascii") for s in self._read("subset", slice(None))], dtype=object)

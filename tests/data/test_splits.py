@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
@@ -153,3 +154,88 @@ def test_official_split_from_store_attrs(tmp_path):
     assert load_or_create_split(store, name="official_01", n_val=5) == split
     with pytest.raises(DatasetError, match="available: official_01"):
         official_split(store, "official_09")
+
+
+def _old_digest(payload: dict) -> str:
+    """The split hash as computed before extra test sets existed."""
+    import hashlib
+
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _store_with_extra_tests(folder: Path) -> Store:
+    """0-19 train, 20-22 val, 23-29 test, 30-35 test_X, 36-38 test_Y; 31 copies train frame 3,
+    34 copies val frame 21, 37 copies test frame 25 (a test frame is no training data: kept)."""
+    frames = random_frames(39, seed=20, n_atoms=(2, 4))
+    for copy, original in ((31, 3), (34, 21), (37, 25)):
+        frames[copy].positions = frames[original].positions + 1e-9
+        frames[copy].numbers = frames[original].numbers.copy()
+        frames[copy].forces = np.zeros_like(frames[copy].positions)
+    labels = ["train"] * 20 + ["val"] * 3 + ["test"] * 7 + ["test_X"] * 6 + ["test_Y"] * 3
+    return Store(write_store(folder / "extra.h5", frames, ATTRS, subsets=labels))
+
+
+def test_labelled_extra_test_sets(tmp_path):
+    store = _store_with_extra_tests(tmp_path)
+    split = make_split(store, seed=3)
+    assert split.kind == "labelled"
+    assert split.extra_tests == {"test_X": [30, 32, 33, 35], "test_Y": [36, 37, 38]}
+    assert sorted(split.train_pool) == list(range(20)) and split.val == [20, 21, 22]
+    assert split.test == list(range(23, 30))  # the main test set is the plain "test" frames only
+    assert split.n_test_duplicates_dropped == 2  # counts the copies dropped from extra test sets too
+    _check_invariants(split, store)
+    assert make_split(store, seed=3) == split  # deterministic
+    # the extra sets are part of both hashes
+    bare = dataclasses.replace(split, extra_tests={})
+    assert bare.sha256 != split.sha256 and bare.subset_sha256(5) != split.subset_sha256(5)
+    moved = dataclasses.replace(split, extra_tests={"test_X": [30, 32, 33], "test_Y": [35, 36, 37, 38]})
+    assert moved.sha256 != split.sha256
+
+
+def test_split_without_extra_tests_keeps_its_old_hash(tmp_path):
+    store = _store_with_duplicates(tmp_path, 60, 2, 21, subsets=["train"] * 40 + ["test"] * 20)
+    split = make_split(store, seed=4, n_val=5)
+    assert split.kind == "labelled" and split.extra_tests == {}
+    assert split.sha256 == _old_digest({
+        "name": split.name, "seed": split.seed, "store_sha256": split.store_sha256,
+        "train_pool": split.train_pool, "val": split.val, "test": split.test,
+    })
+    assert split.subset_sha256(10) == _old_digest({
+        "store_sha256": split.store_sha256, "train": split.train_pool[:10], "val": split.val, "test": split.test,
+    })
+    random_split = make_split(_store_with_duplicates(tmp_path, 80, 0, 22), seed=1, n_val=5)
+    assert random_split.extra_tests == {}
+    assert random_split.sha256 == _old_digest({
+        "name": "default", "seed": 1, "store_sha256": random_split.store_sha256,
+        "train_pool": random_split.train_pool, "val": random_split.val, "test": random_split.test,
+    })
+    # a split file written before extra test sets existed (no "extra_tests" key) still loads
+    data = split.to_dict()
+    assert data["extra_tests"] == {}
+    del data["extra_tests"]
+    assert Split.from_dict(data) == split
+
+
+def test_extra_tests_round_trip_through_dict_and_file(tmp_path):
+    store = _store_with_extra_tests(tmp_path)
+    split = make_split(store, seed=5)
+    data = json.loads(json.dumps(split.to_dict()))
+    assert data["extra_tests"] == {"test_X": [30, 32, 33, 35], "test_Y": [36, 37, 38]}
+    again = Split.from_dict(data)
+    assert again == split and again.extra_tests == split.extra_tests and again.sha256 == split.sha256
+    stored = load_or_create_split(store, seed=5)
+    assert stored == split
+    (path,) = tmp_path.glob("*.json")
+    assert read_split(path).extra_tests == split.extra_tests
+    tampered = json.loads(path.read_text())
+    tampered["extra_tests"]["test_X"] = tampered["extra_tests"]["test_X"][:-1]
+    path.write_text(json.dumps(tampered))
+    with pytest.raises(DatasetError, match="hash does not match"):
+        read_split(path)
+
+
+def test_extra_test_labels_without_a_plain_test_set_are_refused(tmp_path):
+    # train + test_600K only: splitting at random would put the 600 K frames into training
+    store = _store_with_duplicates(tmp_path, 60, 0, 23, subsets=["train"] * 40 + ["test_600K"] * 20)
+    with pytest.raises(DatasetError, match="--label FILE=test"):
+        make_split(store, seed=0, n_val=5)

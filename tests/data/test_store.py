@@ -190,3 +190,26 @@ def test_embedded_demo_store_is_complete_and_small():
     assert store.verify()
     energies = store.energies()
     assert energies.dtype == np.float64 and abs(energies.mean() + 4209.6) < 0.5  # eV, rMD17 ethanol
+
+
+def test_extra_named_test_labels_round_trip(tmp_path, frames_factory):
+    from mlip_bench.data.store import is_subset_label
+
+    frames = frames_factory(5, seed=11)
+    labels = ["train", "val", "test", "test_600K", "test_ABCDEFGHIJK"]  # 11 characters after test_ fills S16
+    store = Store(write_store(tmp_path / "s.h5", frames, ATTRS, subsets=labels))
+    assert list(store.subsets) == labels
+    assert Store(store.path).verify()
+    plain = Store(write_store(tmp_path / "p.h5", frames, ATTRS, subsets=["train", "val", "test", "test", "test"]))
+    assert plain.sha256 != store.sha256  # the extra label is part of the content hash
+    assert is_subset_label("test_600K") and is_subset_label("val")
+    assert not is_subset_label("test_") and not is_subset_label("test_ABCDEFGHIJKL")
+
+
+@pytest.mark.parametrize("label", ["holdout", "test_", "test_600-K", "test_ABCDEFGHIJKL", "Test_600K", "testing"])
+def test_unknown_extra_labels_are_refused(tmp_path, frames_factory, label):
+    target = tmp_path / "s.h5"
+    with pytest.raises(DatasetError, match="unknown subset labels") as info:
+        write_store(target, frames_factory(3, seed=12), ATTRS, subsets=["train", "test", label])
+    assert repr(label) in str(info.value) and "test_NAME" in str(info.value)
+    assert not target.exists()

@@ -96,3 +96,52 @@ def test_cli_bad_input_is_one_line_without_traceback(tmp_path):
         assert message in proc.stderr and "Traceback" not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.rglob("*.h5"))  # nothing half-written
+
+
+def test_file_labels_name_an_extra_test_set(tmp_path):
+    train = _npz(tmp_path / "mol_train.npz", 6, 8)
+    hot = _npz(tmp_path / "mol_test.npz", 4, 9)  # the name says "test"; the explicit label wins
+    other = _npz(tmp_path / "extra.npz", 3, 10)
+    result = import_variant(
+        [train, hot, other], "lab", root=tmp_path, file_labels={"mol_test.npz": "test_600K", str(other): "test"}
+    )
+    assert list(result.store.subsets) == ["train"] * 6 + ["test_600K"] * 4 + ["test"] * 3
+    assert [s.subset for s in result.sources] == ["train", "test_600K", "test"]
+    # an explicit label applies even when labels from file names are off
+    off = import_variant([train, hot], "lab2", root=tmp_path, labels=False, file_labels={"mol_test.npz": "test_600K"})
+    assert list(off.store.subsets) == [""] * 6 + ["test_600K"] * 4
+
+
+def test_cli_label_option(tmp_path, capsys):
+    train = _npz(tmp_path / "a_train.npz", 5, 11)
+    hot = _npz(tmp_path / "b.npz", 4, 12)
+    root = tmp_path / "r"
+    code = main(["import", str(train), str(hot), "--as", "lab", "--label", "b.npz=test_600K", "--root", str(root)])
+    assert code == 0, capsys.readouterr().err
+    assert "test_600K" in capsys.readouterr().out
+    store = open_store("lab", root=root)
+    assert list(store.subsets) == ["train"] * 5 + ["test_600K"] * 4
+    assert [s["subset"] for s in store.attrs["sources"]] == ["train", "test_600K"]
+
+
+def test_bad_file_labels_write_no_store(tmp_path, capsys):
+    from mlip_bench.errors import ConfigError, DatasetError
+
+    data = _npz(tmp_path / "b.npz", 3, 13)
+    root = tmp_path / "r"
+    for bad in ("holdout", "test_", "test_600-K", "test_ABCDEFGHIJKL"):
+        with pytest.raises(ConfigError, match="not train, val, test or test_NAME"):
+            import_variant([data], "lab", root=root, file_labels={"b.npz": bad})
+    with pytest.raises(DatasetError, match="--label names files that were not imported: c.npz"):
+        import_variant([data], "lab", root=root, file_labels={"c.npz": "test_600K"})
+    cases = [
+        (["--label", "b.npz=holdout"], 2, "subset label 'holdout' is not train, val, test or test_NAME"),
+        (["--label", "b.npz"], 2, "--label 'b.npz': write FILE=LABEL"),
+        (["--label", "c.npz=test_600K"], 3, "not imported: c.npz"),
+    ]
+    for extra, code, message in cases:
+        assert main(["import", str(data), "--as", "lab", *extra, "--root", str(root)]) == code
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+    assert [p for p in root.rglob("*") if p.is_file()] == []  # no store, not even a temporary file

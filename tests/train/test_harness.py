@@ -71,3 +71,35 @@ def test_periodic_data_gets_the_periodic_recipe(tmp_path, baselines):
     assert config["dataset_kind"] == "periodic" and config["batch_size"] == 1
     assert config["learning_rate"] == 0.005 and config["force_weight"] == "n_atoms_squared"
     assert record.metrics["test"].energy_mae_mev_per_atom == pytest.approx(record.metrics["test"].energy_mae_mev / 8)
+
+
+def test_extra_named_test_sets_get_their_own_metrics(tmp_path, baselines):
+    import toy_model
+
+    from mlip_bench.data.catalog import store_path
+    from mlip_bench.data.store import write_store
+    from mlip_bench.results.io import records_dataframe
+
+    frames = toy_model.morse_frames(120, seed=1)
+    for copy, original in ((85, 0), (86, 1)):  # two test_X frames repeat training frames
+        frames[copy] = frames[original]
+    # 0-49 train, 50-59 val, 60-84 test (25), 85-96 test_X (12, 2 copies), 97-119 test_Y (23)
+    labels = ["train"] * 50 + ["val"] * 10 + ["test"] * 25 + ["test_X"] * 12 + ["test_Y"] * 23
+    root = tmp_path / "data"
+    path = store_path("toylab", root)
+    path.parent.mkdir(parents=True)
+    write_store(path, frames, {"name": "toylab", "provenance": "imported"}, subsets=labels)
+
+    out = tmp_path / "out"
+    record = run_cell("pairmlp", "toylab", 10, 0, "smoke", out, root=root, overrides={"max_steps": 4})
+    assert record.status == "complete"
+    assert set(record.metrics) == {"test", "test_X", "test_Y"}
+    assert record.metrics["test"].n_frames == record.split.n_test == 20  # smoke caps test sets at 20 frames
+    assert record.metrics["test_X"].n_frames == 10  # the two copies of training frames are left out
+    assert record.metrics["test_Y"].n_frames == 20  # same cap as the main test set
+    for name in ("test", "test_X", "test_Y"):
+        assert record.metrics[name].force_mae_mev_per_a > 0
+    assert record.metrics["test_X"].force_mae_mev_per_a != record.metrics["test"].force_mae_mev_per_a
+    assert load_records(out) == [record]  # written and read back with the extra metrics
+    table = records_dataframe(out, split="test_X")
+    assert table.loc[0, "n_frames"] == 10

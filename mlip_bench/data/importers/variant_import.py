@@ -19,14 +19,23 @@ import numpy as np
 from mlip_bench.data.duplicates import duplicate_report, frame_fingerprint
 from mlip_bench.data.frame import Frame
 from mlip_bench.data.importers import detect_format, read_imported_frames
-from mlip_bench.data.store import Store, write_store
-from mlip_bench.errors import DatasetError
+from mlip_bench.data.store import Store, is_subset_label, write_store
+from mlip_bench.errors import ConfigError, DatasetError
 
 _LABEL_WORDS = {
     "train": "train", "training": "train", "trainset": "train",
     "val": "val", "valid": "val", "validation": "val",
     "test": "test", "testing": "test", "testset": "test",
 }
+
+
+def check_subset_label(label: str) -> str:
+    """``label`` if it is a valid subset label (train, val, test, test_NAME), else ``ConfigError``."""
+    if not is_subset_label(label):
+        raise ConfigError(
+            f"subset label {label!r} is not train, val, test or test_NAME (1-11 letters/digits, e.g. test_600K)"
+        )
+    return label
 
 
 def subset_label_from_name(path: str | Path) -> str | None:
@@ -115,6 +124,7 @@ def import_variant(
     length_unit: str = "Angstrom",
     force_unit: str | None = None,
     file_energy_units: dict[str, str] | None = None,
+    file_labels: dict[str, str] | None = None,
     labels: bool = True,
     subset: bool | None = None,
     dedupe: bool = False,
@@ -125,7 +135,8 @@ def import_variant(
 
     Energies/lengths are converted from the given units to eV/Å (``file_energy_units`` maps a
     file name or path to its own energy unit, e.g. a kcal/mol file among eV ones). ``labels``
-    takes subset labels from file names; ``subset`` forces (True) or forbids (False) the
+    takes subset labels from file names; ``file_labels`` maps a file name or path to its label
+    (train, val, test or test_NAME, an extra named test set such as 3BPA's test_600K); ``subset`` forces (True) or forbids (False) the
     ``imported-subset`` provenance; ``dedupe`` drops repeated frames (same fingerprint), keeping
     the first. An existing store is replaced only with ``force``.
     """
@@ -139,6 +150,7 @@ def import_variant(
     if target.exists() and not force:
         raise DatasetError(f"{target} already exists for {variant}; pass --force to replace it")
     file_energy_units = dict(file_energy_units or {})
+    file_labels = {key: check_subset_label(value) for key, value in (file_labels or {}).items()}
     resolved = [Path(p) for p in paths]
     keys = _unique_keys(resolved)
     frames: list[Frame] = []
@@ -153,7 +165,9 @@ def import_variant(
         if not path.exists():
             raise DatasetError(f"{path}: file not found")
         unit = file_energy_units.pop(str(path), None) or file_energy_units.pop(path.name, None) or energy_unit
-        label = subset_label_from_name(path) if labels else None
+        label = file_labels.pop(str(path), None) or file_labels.pop(path.name, None)
+        if label is None:
+            label = subset_label_from_name(path) if labels else None
         name = detect_format(path, fmt)
         count = n_read = 0
         for item in read_imported_frames(path, name, unit, length_unit, force_unit):
@@ -172,6 +186,8 @@ def import_variant(
         forces = force_unit or f"{unit}/{length_unit}"
         sources.append(SourceSummary(key, source_sha256(path), name, count, label,
                                      {"energy": unit, "length": length_unit, "forces": forces}, n_read))
+    if file_labels:
+        raise DatasetError(f"--label names files that were not imported: {', '.join(file_labels)}")
     if file_energy_units:
         raise DatasetError(f"--file-unit names files that were not imported: {', '.join(file_energy_units)}")
     if not frames:
