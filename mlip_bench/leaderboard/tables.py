@@ -51,12 +51,32 @@ COLUMNS_BY_KEY: dict[str, Column] = {c.key: c for c in ERROR_COLUMNS}
 ATOMS_PER_H2O = 3
 
 
+#: the error columns shown for an extra named test set (e.g. 3BPA's test_600K)
+EXTRA_SET_COLUMNS: tuple[str, ...] = ("energy_mae_per_atom", "force_mae")
+
+
+def extra_set_column(base_key: str, eval_set: str) -> Column:
+    """The column of ``base_key`` (e.g. "force_mae") on the extra test set ``eval_set``."""
+    base = COLUMNS_BY_KEY[base_key]
+    return Column(f"{base_key}@{eval_set}", f"{base.label} {eval_set}", base.unit, base.field)
+
+
+def extra_set_columns(records: Iterable[RunRecord]) -> list[Column]:
+    """Columns for every extra named test set the records were evaluated on, sorted by set name."""
+    names = sorted({name for r in records for name in r.metrics if name != EVAL_SET})
+    return [extra_set_column(key, name) for name in names for key in EXTRA_SET_COLUMNS]
+
+
 def record_value(record: RunRecord, column_key: str, eval_set: str = EVAL_SET) -> float | None:
-    """The record's value for a leaderboard column (None when the set or metric is missing)."""
-    metrics = record.metrics.get(eval_set)
+    """The record's value for a leaderboard column (None when the set or metric is missing).
+
+    A key ``"force_mae@test_600K"`` reads that column on the extra test set ``test_600K``.
+    """
+    base_key, _, named_set = column_key.partition("@")
+    metrics = record.metrics.get(named_set or eval_set)
     if metrics is None:
         return None
-    value = getattr(metrics, COLUMNS_BY_KEY[column_key].field)
+    value = getattr(metrics, COLUMNS_BY_KEY[base_key].field)
     return float(value) if value is not None and math.isfinite(value) else None
 
 
@@ -283,7 +303,7 @@ def reproduced_rows(curves: Iterable[Curve]) -> list[TableRow]:
         for n, runs in sorted(by_n.items()):
             runs = sorted(runs, key=lambda r: r.seed)
             values = {}
-            for col in ERROR_COLUMNS:
+            for col in (*ERROR_COLUMNS, *extra_set_columns(runs)):
                 stat = Stat.of(record_value(r, col.key) for r in runs)
                 if stat is not None:
                     values[col.key] = stat
@@ -378,7 +398,8 @@ def dataset_sections(
             (r for r in ours if r.dataset == name),
             key=lambda r: (r.model, r.protocol, r.n_train),
         ) + [r for r in theirs if r.dataset == name]
-        used = [c for c in ERROR_COLUMNS if any(c.key in r.values for r in rows)]
+        candidates = [*ERROR_COLUMNS, *extra_set_columns(r for r in records if r.dataset.name == name)]
+        used = [c for c in candidates if any(c.key in r.values for r in rows)]
         failed = [r for r in records if r.dataset.name == name and r.status != "complete"]
         sections.append(DatasetSection(name, rows, best_per_column(rows), used, failed))
     return sections

@@ -14,6 +14,7 @@ from mlip_bench.leaderboard.tables import (
     dataset_sections,
     group_figures,
     published_rows,
+    record_value,
     reproduced_rows,
 )
 
@@ -120,3 +121,23 @@ def test_sections_put_our_datasets_first_then_published_only_ones():
     eth = sections[0]
     assert [r.kind for r in eth.rows] == ["reproduced", "published"]
     assert {c.key for c in eth.columns} >= {"force_mae", "energy_mae"}
+
+
+def test_extra_test_sets_get_their_own_columns_on_their_dataset_only():
+    def with_600k(record, force):
+        metrics = record.metrics["test"].model_copy(update={"force_mae_mev_per_a": force})
+        return record.model_copy(update={"metrics": {**record.metrics, "test_600K": metrics}})
+
+    records = [
+        with_600k(make_record("nequip-l1", 450, seed, force_mae=40.0, dataset="3bpa"), 70.0 + seed)
+        for seed in (0, 1)
+    ] + [make_record("nequip-l1", 100, 0, dataset="md17/aspirin")]
+    sections = {s.dataset: s for s in dataset_sections(records)}
+    keys = [c.key for c in sections["3bpa"].columns]
+    assert "force_mae@test_600K" in keys and "energy_mae_per_atom@test_600K" in keys
+    assert not any("@" in c.key for c in sections["md17/aspirin"].columns)
+    (row,) = sections["3bpa"].rows
+    assert row.values["force_mae@test_600K"].mean == pytest.approx(70.5)  # the 600 K set, not "test"
+    assert row.values["force_mae"].mean == pytest.approx(40.0)
+    assert record_value(records[1], "force_mae@test_600K") == pytest.approx(71.0)
+    assert record_value(records[2], "force_mae@test_600K") is None
