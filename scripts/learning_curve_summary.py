@@ -1,12 +1,17 @@
-"""Print the learning-curve table REPLICATION.md quotes: per dataset and model, the mean test
-errors at each training size (meV/Å for forces, meV per molecule for energies) and the fitted
-exponent b of MAE = a n^b with its 95 % interval, from the run records in the given folders.
+"""Print the tables REPLICATION.md quotes, from the run records in the given folders:
+
+1. learning curves (datasets run at several training sizes): per dataset and model, the mean test
+   force MAE (meV/Å) at each size and the fitted exponent b of MAE = a n^b (force and energy) with
+   its 95 % interval;
+2. single-size datasets (3BPA, the periodic sets): mean ± std over seeds of the energy MAE
+   (meV/atom) and force MAE (meV/Å) on the test set and on every extra named test set.
 
     python scripts/learning_curve_summary.py leaderboard/results
 """
 
 from __future__ import annotations
 
+import statistics
 import sys
 from pathlib import Path
 
@@ -26,14 +31,23 @@ def _slope(curve, key: str) -> str:
     return f"{fit.slope:.2f}"
 
 
+def _mean_std(values: list[float]) -> str:
+    if not values:
+        return "-"
+    mean = statistics.fmean(values)
+    return f"{mean:.1f} ± {statistics.stdev(values):.1f}" if len(values) > 1 else f"{mean:.1f}"
+
+
 def main(folders: list[str]) -> None:
     records = load_records([Path(f) for f in folders])
     curves = build_curves(records)
-    sizes = sorted({r.n_train for r in records})
+    ladders = [c for c in curves if len(c.n_trains) > 1]
+    singles = [c for c in curves if len(c.n_trains) == 1]
+    sizes = sorted({n for c in ladders for n in c.n_trains})
     head = " | ".join(f"F@{n}" for n in sizes)
     print(f"| dataset | model | seeds | {head} | force slope | energy slope |")
     print("|---" * (5 + len(sizes)) + "|")
-    for curve in sorted(curves, key=lambda c: (c.dataset, c.protocol, c.model)):
+    for curve in sorted(ladders, key=lambda c: (c.dataset, c.protocol, c.model)):
         stats = curve.stats_by_n(FORCE)
         cells = []
         for n in sizes:
@@ -50,6 +64,21 @@ def main(folders: list[str]) -> None:
             + " | ".join(cells)
             + f" | {_slope(curve, FORCE)} | {_slope(curve, ENERGY)} |"
         )
+    if not singles:
+        return
+    print()
+    print("| dataset | model | seeds | n_train | test set | E MAE (meV/atom) | F MAE (meV/Å) |")
+    print("|---" * 7 + "|")
+    for curve in sorted(singles, key=lambda c: (c.dataset, c.protocol, c.model)):
+        runs = [r for r in curve.runs if r.status == "complete"]
+        seeds = ",".join(str(x) for x in curve.seeds)
+        for name in sorted({k for r in runs for k in r.metrics}, key=lambda k: (k != "test", k)):
+            sets = [r.metrics[name] for r in runs if name in r.metrics]
+            print(
+                f"| {curve.dataset} | {curve.model} [{curve.protocol}] | {seeds} | {curve.n_trains[0]} | {name} | "
+                f"{_mean_std([m.energy_mae_mev_per_atom for m in sets])} | "
+                f"{_mean_std([m.force_mae_mev_per_a for m in sets])} |"
+            )
 
 
 if __name__ == "__main__":
