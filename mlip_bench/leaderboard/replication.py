@@ -148,8 +148,18 @@ def _check_similar(first: list[tuple[Curve, SlopeFit]]) -> tuple[str, str]:
     return NOT_REPRODUCED, "some confidence intervals do not overlap"
 
 
+def _with_interval(fits: list[tuple[Curve, SlopeFit]]) -> tuple[list[tuple[Curve, SlopeFit]], list[Curve]]:
+    """The fits that have a confidence interval, and the curves left out (fewer than three points)."""
+    kept = [(c, f) for c, f in fits if f.has_interval]
+    return kept, [c for c, f in fits if not f.has_interval]
+
+
 def check_claim(claim: Claim, figures: list[CurveFigure]) -> list[ClaimCheck]:
-    """One check per dataset of the claim and per split figure on it (``not run`` when none)."""
+    """One check per dataset of the claim and per split figure on it (``not run`` when none).
+
+    A curve with fewer than three points has no confidence interval; it is left out of the
+    check (and named in the detail) rather than making every claim it touches inconclusive.
+    """
     out: list[ClaimCheck] = []
     for dataset in claim.datasets:
         figs = [f for f in figures if f.dataset == dataset]
@@ -157,14 +167,24 @@ def check_claim(claim: Claim, figures: list[CurveFigure]) -> list[ClaimCheck]:
             out.append(ClaimCheck(claim, dataset, NOT_RUN, "no learning curves on this dataset"))
             continue
         for fig in figs:
-            first = _fits((c for c in fig.curves if claim.steeper.matches(c.family, c.l_max)), claim.metric)
+            first, short = _with_interval(
+                _fits((c for c in fig.curves if claim.steeper.matches(c.family, c.l_max)), claim.metric)
+            )
             if claim.kind == "steeper":
                 assert claim.than is not None
-                second = _fits((c for c in fig.curves if claim.than.matches(c.family, c.l_max)), claim.metric)
+                second, short_second = _with_interval(
+                    _fits((c for c in fig.curves if claim.than.matches(c.family, c.l_max)), claim.metric)
+                )
+                short += short_second
                 status, detail = _check_steeper(first, second)
             else:
                 second = []
                 status, detail = _check_similar(first)
+            if short:
+                if status == NOT_RUN:  # curves exist, but too short to decide
+                    status = INCONCLUSIVE
+                names = ", ".join(sorted(c.model for c in short))
+                detail += f"; left out (no confidence interval, fewer than three points): {names}"
             out.append(ClaimCheck(claim, dataset, status, detail, first, second, fig.key))
     return out
 

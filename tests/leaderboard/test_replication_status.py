@@ -102,3 +102,20 @@ def test_every_published_number_gets_a_status():
     assert rep.counts()[REPRODUCED] == 1
     assert sum(rep.counts().values()) == len(PUB.values)
     assert rep.tolerance == 0.15 and "15" in rep.rule
+
+
+def test_a_two_point_curve_is_left_out_of_a_claim_not_made_to_block_it():
+    claim = next(c for c in PUB.file.claims if c.id == "lc-equivariant-steeper-than-l0")
+    steep = _curve_records("nequip-l1", 1, -0.55, 80.0)
+    shallow = _curve_records("nequip-l0", 0, -0.30, 90.0)
+    two_points = [r for r in _curve_records("nequip-l2", 2, -0.1, 60.0) if r.n_train in (50, 150) and r.seed == 0]
+    (check,) = [c for c in check_claim(claim, group_figures(build_curves(steep + shallow + two_points)))
+                if c.dataset == "md17/aspirin"]
+    assert check.status == REPRODUCED  # the l = 2 curve (shallow, two sizes) cannot decide it
+    assert "nequip-l2" in check.detail and "no confidence interval" in check.detail
+    assert [c.model for c, _ in check.first] == ["nequip-l1"]
+    # with only two-size curves in a group, the claim cannot be checked
+    only_short = [r for r in steep if r.n_train in (50, 150) and r.seed == 0] + shallow
+    (check,) = [c for c in check_claim(claim, group_figures(build_curves(only_short)))
+                if c.dataset == "md17/aspirin"]
+    assert check.status == INCONCLUSIVE and "nequip-l1" in check.detail
