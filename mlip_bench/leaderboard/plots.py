@@ -138,9 +138,19 @@ def learning_curve_figure(figure: CurveFigure, column_key: str) -> dict[str, Any
     return {"data": traces, "layout": layout}
 
 
+#: decimals kept in plotted samples (meV, meV/atom, meV/Å): far below what a plot resolves, and
+#: it halves the size of the run pages, which embed the samples as JSON
+PLOT_DECIMALS = 2
+
+
+def _rounded(values: list[float]) -> list[float]:
+    return [round(v, PLOT_DECIMALS) for v in values]
+
+
 def parity_figure(pair: ParityPair) -> dict[str, Any]:
     """Predicted vs reference scatter with the y = x line."""
     ref, pred, raw_unit = pair.display()
+    ref, pred = _rounded(ref), _rounded(pred)
     lo = min(ref + pred) if ref else 0.0
     hi = max(ref + pred) if ref else 1.0
     unit = _safe(raw_unit)
@@ -169,6 +179,7 @@ def parity_figure(pair: ParityPair) -> dict[str, Any]:
 def error_histogram_figure(pair: ParityPair) -> dict[str, Any]:
     """Histogram of predicted - reference."""
     errors, unit = pair.errors
+    errors = _rounded(errors)
     layout = dict(_BASE_LAYOUT)
     layout.update(
         {
