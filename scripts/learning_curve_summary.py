@@ -11,11 +11,10 @@
 
 from __future__ import annotations
 
-import statistics
 import sys
 from pathlib import Path
 
-from mlip_bench.leaderboard.tables import build_curves
+from mlip_bench.leaderboard.tables import Stat, build_curves
 from mlip_bench.results.io import load_records
 
 FORCE = "force_mae"
@@ -31,11 +30,11 @@ def _slope(curve, key: str) -> str:
     return f"{fit.slope:.2f}"
 
 
-def _mean_std(values: list[float]) -> str:
-    if not values:
+def _cell(stat: Stat | None) -> str:
+    """'mean ± std' over seeds, 'mean' for one seed, '-' for none."""
+    if stat is None:
         return "-"
-    mean = statistics.fmean(values)
-    return f"{mean:.1f} ± {statistics.stdev(values):.1f}" if len(values) > 1 else f"{mean:.1f}"
+    return f"{stat.mean:.1f} ± {stat.std:.1f}" if stat.std is not None else f"{stat.mean:.1f}"
 
 
 def main(folders: list[str]) -> None:
@@ -49,15 +48,7 @@ def main(folders: list[str]) -> None:
     print("|---" * (5 + len(sizes)) + "|")
     for curve in sorted(ladders, key=lambda c: (c.dataset, c.protocol, c.model)):
         stats = curve.stats_by_n(FORCE)
-        cells = []
-        for n in sizes:
-            s = stats.get(n)
-            if s is None:
-                cells.append("-")
-            elif s.n > 1:
-                cells.append(f"{s.mean:.1f} ± {s.std:.1f}")
-            else:
-                cells.append(f"{s.mean:.1f}")
+        cells = [_cell(stats.get(n)) for n in sizes]
         seeds = ",".join(str(x) for x in curve.seeds)
         print(
             f"| {curve.dataset} | {curve.model} [{curve.protocol}] | {seeds} | "
@@ -76,8 +67,8 @@ def main(folders: list[str]) -> None:
             sets = [r.metrics[name] for r in runs if name in r.metrics]
             print(
                 f"| {curve.dataset} | {curve.model} [{curve.protocol}] | {seeds} | {curve.n_trains[0]} | {name} | "
-                f"{_mean_std([m.energy_mae_mev_per_atom for m in sets])} | "
-                f"{_mean_std([m.force_mae_mev_per_a for m in sets])} |"
+                f"{_cell(Stat.of(m.energy_mae_mev_per_atom for m in sets))} | "
+                f"{_cell(Stat.of(m.force_mae_mev_per_a for m in sets))} |"
             )
 
 

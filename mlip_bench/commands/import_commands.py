@@ -67,7 +67,8 @@ def import_command(
     result = import_variant(
         paths, name, root=root, fmt=fmt, energy_unit=energy, length_unit=length, force_unit=force_unit,
         file_energy_units=_parse_file_pairs(file_unit, "--file-unit", "FILE=ENERGY_UNIT, e.g. reduced_100.xyz=kcal/mol"),
-        file_labels=_parse_file_pairs(label, "--label", "FILE=LABEL, e.g. test_600K.xyz=test_600K"), labels=not no_labels, subset=subset, dedupe=dedupe,
+        file_labels=_parse_file_pairs(label, "--label", "FILE=LABEL, e.g. test_600K.xyz=test_600K"),
+        labels=not no_labels, subset=subset, dedupe=dedupe,
         level_of_theory=level_of_theory, force=force,
     )
     console = Console(highlight=False, soft_wrap=False)

@@ -180,7 +180,8 @@ def make_split(
     subsets = store.subsets
     recipe = {"n_val": n_val, "n_test": n_test, "max_train": max_train}
     extra_tests: dict[str, list[int]] = {}
-    if subsets is not None and not _labelled(subsets) and any(str(x).startswith("test_") for x in subsets):
+    extra_labels = sorted({str(x) for x in subsets if str(x).startswith("test_")}) if subsets is not None else []
+    if extra_labels and not _labelled(subsets):
         raise DatasetError(
             f"{store.path} labels extra test sets (test_NAME) but no 'train' and 'test' frames; "
             "re-import it labelling the training file train and one test file test (--label FILE=test)"
@@ -209,7 +210,7 @@ def make_split(
                 raise ConfigError(f"n_test={n_test} but only {len(test)} distinct labelled test frames")
             test = rng.choice(test, size=n_test, replace=False)
         used = np.concatenate([train_lab, val_lab])
-        for label in sorted({str(x) for x in subsets if str(x).startswith("test_")}):
+        for label in extra_labels:
             extra, extra_dropped = _exclude_duplicates(np.flatnonzero(subsets == label), used, fingerprints)
             extra_tests[label] = sorted(int(i) for i in extra)
             dropped += extra_dropped

@@ -251,7 +251,7 @@ def _train_and_record(rid, config, proto, protocol_label, variant, card, store, 
     metrics, parity = evaluate_potential(potential, test_graphs, proto.eval_batch_size)
     all_metrics = {"test": metrics}
     # extra named test sets of the split (e.g. 3BPA's test_600K), same frame cap as the main one
-    for name, indices in sorted(getattr(split, "extra_tests", {}).items()):
+    for name, indices in sorted(split.extra_tests.items()):
         extra_idx = _subsample([int(i) for i in indices], proto.max_test_frames, seed)
         if extra_idx:
             all_metrics[name], _ = evaluate_potential(

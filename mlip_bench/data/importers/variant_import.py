@@ -136,8 +136,8 @@ def import_variant(
     Energies/lengths are converted from the given units to eV/Å (``file_energy_units`` maps a
     file name or path to its own energy unit, e.g. a kcal/mol file among eV ones). ``labels``
     takes subset labels from file names; ``file_labels`` maps a file name or path to its label
-    (train, val, test or test_NAME, an extra named test set such as 3BPA's test_600K); ``subset`` forces (True) or forbids (False) the
-    ``imported-subset`` provenance; ``dedupe`` drops repeated frames (same fingerprint), keeping
+    (train, val, test or test_NAME, an extra named test set such as 3BPA's test_600K);
+    ``subset`` forces (True) or forbids (False) the ``imported-subset`` provenance; ``dedupe`` drops repeated frames (same fingerprint), keeping
     the first. An existing store is replaced only with ``force``.
     """
     from mlip_bench.data.cards import list_cards, load_card
