@@ -228,7 +228,7 @@ def info_command(
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
     app.command("download")(download_command)
-    datasets_app = typer.Typer(help="Dataset cards and local stores.", no_args_is_help=True)
+    datasets_app = typer.Typer(help="Dataset cards and local stores.")
     datasets_app.command("list")(list_command)
     datasets_app.command("info")(info_command)
     app.add_typer(datasets_app, name="datasets")

@@ -15,7 +15,6 @@ DEFAULT_SITE = Path("leaderboard/site")
 leaderboard_app = typer.Typer(
     name="leaderboard",
     help="Build the static leaderboard site from run records, or serve it locally.",
-    no_args_is_help=True,
 )
 
 

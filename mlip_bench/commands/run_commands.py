@@ -305,6 +305,6 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run_command)
     app.command("evaluate")(evaluate_command)
     app.command("demo")(demo_command)
-    results_app = typer.Typer(help="Run records.", no_args_is_help=True)
+    results_app = typer.Typer(help="Run records.")
     results_app.command("list")(results_list_command)
     app.add_typer(results_app, name="results")
