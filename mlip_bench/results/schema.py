@@ -10,7 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: schema versions this code reads (version 1 records have no convergence or validation history)
+READABLE_SCHEMA_VERSIONS = (1, 2)
 
 
 class TestMetrics(BaseModel):
@@ -74,12 +76,62 @@ class Environment(BaseModel):
     git_dirty: bool = False
 
 
+class Convergence(BaseModel):
+    """Whether training converged, and by which rule (see docs/protocols.md, "Convergence").
+
+    ``converged`` is True only when a plateau rule ended the run: the learning rate fell below
+    its floor after repeated plateaus (``rule="lr-floor"``) or the validation loss did not improve
+    for the protocol's patience (``rule="no-validation-gain"``). A run ended by a step, epoch or
+    wall-time budget is "still improving" (``rule="budget"``) unless a budget check (the same
+    cell at twice the budget changed the test force MAE by less than 5 %) certified it
+    (``rule="budget-check"``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    converged: bool
+    rule: Literal["lr-floor", "no-validation-gain", "budget-check", "budget", "unknown"]
+    detail: str = ""
+    best_epoch: int = 0
+    epochs: int = 0
+
+
+class ValidationHistory(BaseModel):
+    """Per-validation history of a run, as columns (compact): optimiser step, epoch, learning
+    rate, validation loss (normalised), energy MAE (meV per structure), force MAE (meV/Å)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: list[int] = Field(default_factory=list)
+    epoch: list[int] = Field(default_factory=list)
+    lr: list[float] = Field(default_factory=list)
+    val_loss: list[float] = Field(default_factory=list)
+    val_energy_mae_mev: list[float] = Field(default_factory=list)
+    val_force_mae_mev_per_a: list[float] = Field(default_factory=list)
+
+    @classmethod
+    def from_rows(cls, rows: list[dict[str, float]]) -> "ValidationHistory":
+        """Columns from the trainer's per-validation rows, rounded to 5 significant digits."""
+
+        def sig(x: float) -> float:
+            return float(f"{float(x):.5g}")
+
+        return cls(
+            step=[int(r["step"]) for r in rows],
+            epoch=[int(r["epoch"]) for r in rows],
+            lr=[sig(r["lr"]) for r in rows],
+            val_loss=[sig(r["val_loss"]) for r in rows],
+            val_energy_mae_mev=[sig(r["val_energy_mae_mev"]) for r in rows],
+            val_force_mae_mev_per_a=[sig(r["val_force_mae_mev_per_a"]) for r in rows],
+        )
+
+
 class RunRecord(BaseModel):
     """One run: model x dataset x split x n_train x seed x protocol."""
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1, 2] = SCHEMA_VERSION
     run_id: str
     status: Literal["complete", "failed"] = "complete"
     error: str = ""
@@ -103,3 +155,13 @@ class RunRecord(BaseModel):
     #: small per-run artefacts for the leaderboard (parity-plot samples): lists of floats
     parity: dict[str, list[float]] = Field(default_factory=dict)
     notes: str = ""
+    #: parameters that reach the output (parity-masked zeros of dense matrices not counted)
+    n_parameters_effective: int | None = None
+    #: None for records written before convergence was recorded (schema version 1)
+    convergence: Convergence | None = None
+    validation_history: ValidationHistory | None = None
+
+    @property
+    def certified(self) -> bool:
+        """True when the run is certified converged (see :class:`Convergence`)."""
+        return self.convergence is not None and self.convergence.converged

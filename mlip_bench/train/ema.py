@@ -27,6 +27,7 @@ class ExponentialMovingAverage:
             name: p.detach().clone() for name, p in self._parameters()
         }
         self._backup: dict[str, torch.Tensor] | None = None
+        self._pairs: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
 
     def _parameters(self) -> Iterator[tuple[str, torch.nn.Parameter]]:
         for name, p in self.module.named_parameters():
@@ -45,8 +46,13 @@ class ExponentialMovingAverage:
         """Fold the module's current parameters into the average."""
         d = self.current_decay()
         self.num_updates += 1
-        for name, p in self._parameters():
-            self.shadow[name].mul_(d).add_(p.detach(), alpha=1.0 - d)
+        if self._pairs is None:
+            pairs = [(self.shadow[name], p) for name, p in self._parameters()]
+            self._pairs = ([s for s, _ in pairs], [p for _, p in pairs])
+        shadows, params = self._pairs
+        # multi-tensor ops: the same arithmetic as a per-parameter mul_/add_ loop, one call each
+        torch._foreach_mul_(shadows, d)
+        torch._foreach_add_(shadows, [p.detach() for p in params], alpha=1.0 - d)
 
     @torch.no_grad()
     def copy_to(self) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from mlip_bench.errors import ConfigError, ResultsError, TrainingError
-from mlip_bench.results.schema import DatasetRef, RunRecord, SplitRef, Timings
+from mlip_bench.results.schema import Convergence, DatasetRef, RunRecord, SplitRef, Timings, ValidationHistory
 
 CHECKPOINTS_DIR = "checkpoints"
 
@@ -169,8 +169,28 @@ def _graphs(store, indices, r_max: float, dtype: torch.dtype) -> list:
     return [frame_to_graph(f, r_max, dtype) for f in store.frames([int(i) for i in indices])]
 
 
+def convergence_of(result) -> Convergence:
+    """The convergence certificate of a finished :class:`~mlip_bench.train.trainer.TrainingResult`:
+    converged when a plateau rule (LR floor, no validation gain) ended the run."""
+    rule = result.stop_rule if result.stop_rule in ("lr-floor", "no-validation-gain", "budget") else "unknown"
+    converged = rule in ("lr-floor", "no-validation-gain")
+    if converged:
+        detail = f"converged: {result.stop_reason}"
+    elif result.best_epoch >= result.epochs:
+        detail = f"still improving: {result.stop_reason} ended the run at its best validation epoch"
+    else:
+        detail = (
+            f"not certified: {result.stop_reason} ended the run; best validation epoch "
+            f"{result.best_epoch} of {result.epochs}"
+        )
+    return Convergence(
+        converged=converged, rule=rule, detail=detail, best_epoch=result.best_epoch, epochs=result.epochs
+    )
+
+
 def _train_and_record(rid, config, proto, protocol_label, variant, card, store, split, n_train, seed,
                       out_dir: Path, progress: bool, device: str) -> RunRecord:
+    from mlip_bench.models.parameter_count import effective_parameter_count, parameter_count
     from mlip_bench.models.potential import DatasetStatistics
     from mlip_bench.models.registry import build_potential
     from mlip_bench.results.environment import collect_environment
@@ -217,7 +237,8 @@ def _train_and_record(rid, config, proto, protocol_label, variant, card, store, 
         model_family=config.model,
         model_config_full=config.model_dump(),
         l_max=config.hyperparameters.get("l_max"),
-        n_parameters=int(sum(p.numel() for p in potential.parameters() if p.requires_grad)),
+        n_parameters=parameter_count(potential),
+        n_parameters_effective=effective_parameter_count(potential),
         dataset=DatasetRef(
             name=variant,
             store_sha256=store.sha256,
@@ -270,6 +291,8 @@ def _train_and_record(rid, config, proto, protocol_label, variant, card, store, 
         ),
         notes=f"stopped: {result.stop_reason}; best validation epoch {result.best_epoch}"
         + ("; resumed from a checkpoint" if result.resumed else ""),
+        convergence=convergence_of(result),
+        validation_history=ValidationHistory.from_rows(result.history),
         **base,
     )
     write_record(record, out_dir)

@@ -42,7 +42,7 @@ class Protocol(BaseModel):
     eps: float = 1e-8
     weight_decay: float = 0.0
     batch_size: int = Field(5, ge=1)
-    # -- ReduceLROnPlateau on the validation loss, stepped once per epoch ------------------------
+    # -- ReduceLROnPlateau on the validation loss, stepped once per validation -------------------
     scheduler_factor: float = Field(0.8, gt=0, lt=1)
     scheduler_patience: int = Field(50, ge=0)
     #: when set, patience = max(scheduler_patience, fraction x budgeted epochs)
@@ -50,9 +50,19 @@ class Protocol(BaseModel):
     # -- EMA of the weights (evaluation and model selection use the EMA weights) -----------------
     ema_decay: float = Field(0.99, ge=0, lt=1)
     ema_use_num_updates: bool = True
+    # -- validation cadence ----------------------------------------------------------------------
+    #: validate at the end of the first epoch that completes at least this many optimiser steps
+    #: since the last validation (None: every epoch). Scheduler and early-stopping patience count
+    #: validations, so a patience means about the same number of steps at every training size.
+    validate_every_steps: int | None = Field(None, ge=1)
     # -- stopping --------------------------------------------------------------------------------
+    #: validations without a new best validation loss before the run stops (the plateau rule)
     early_stopping_patience: int = Field(1000, ge=1)
     min_learning_rate: float = 1e-6
+    #: when set, the learning-rate floor is this fraction of the run's starting learning rate
+    #: (so every model, whatever its own learning rate, must go through the same number of
+    #: plateau reductions); otherwise ``min_learning_rate``
+    min_learning_rate_factor: float | None = Field(None, gt=0, lt=1)
     max_epochs: int = Field(1_000_000, ge=1)
     max_steps: int | None = Field(None, ge=1)
     #: optimiser steps by training-set size; sizes in between are interpolated linearly,
@@ -91,6 +101,12 @@ class Protocol(BaseModel):
         if self.scheduler_patience_fraction is None or epochs is None:
             return self.scheduler_patience
         return max(1, int(round(self.scheduler_patience_fraction * epochs)))
+
+    def learning_rate_floor(self, start_learning_rate: float) -> float:
+        """The learning rate below which the run stops (the "LR floor" convergence rule)."""
+        if self.min_learning_rate_factor is not None:
+            return float(self.min_learning_rate_factor) * float(start_learning_rate)
+        return float(self.min_learning_rate)
 
     def learning_rate_for(self, network: str) -> float:
         """Adam learning rate for the registered network ``network`` (e.g. "schnet")."""
@@ -149,6 +165,20 @@ PRESETS: dict[str, dict[str, Any]] = {
         scheduler_patience_fraction=0.1,
         scheduler_patience=1,
         early_stopping_patience=1_000_000,
+        max_test_frames=1000,
+    ),
+    "plateau": dict(
+        description=(
+            "Trains to convergence on a CPU: validation every ~100 steps, LR halved after 4 validations "
+            "without gain, stop when the LR falls below 1/100 of its start or after 20 validations without "
+            "gain (both certify convergence); a 60,000-step cap marks a run 'still improving'."
+        ),
+        validate_every_steps=100,
+        scheduler_factor=0.5,
+        scheduler_patience=4,
+        early_stopping_patience=20,
+        min_learning_rate_factor=0.01,
+        max_steps=60_000,
         max_test_frames=1000,
     ),
     "demo": dict(

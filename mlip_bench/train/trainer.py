@@ -44,6 +44,9 @@ class TrainingResult:
     best_val_loss: float
     best_epoch: int
     stop_reason: str
+    #: which rule ended the run: "lr-floor", "no-validation-gain" (plateau rules: converged) or
+    #: "budget" (steps, epochs or wall time: still improving unless shown otherwise)
+    stop_rule: str = "unknown"
     resumed: bool = False
     history: list[dict[str, float]] = field(default_factory=list)
 
@@ -141,10 +144,14 @@ class Trainer:
             eps=protocol.eps,
             weight_decay=protocol.weight_decay,
             amsgrad=protocol.amsgrad,
+            foreach=True,  # one multi-tensor update instead of a Python loop over parameters
         )
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer, mode="min", factor=protocol.scheduler_factor, patience=protocol.patience_for(n_train)
         )
+        self._trainable = [p for p in potential.parameters() if p.requires_grad]
+        self.start_learning_rate = float(self.optimizer.param_groups[0]["lr"])
+        self.learning_rate_floor = protocol.learning_rate_floor(self.start_learning_rate)
         self.ema = ExponentialMovingAverage(potential, protocol.ema_decay, protocol.ema_use_num_updates)
         self.shuffle = torch.Generator().manual_seed(self.seed)
         self.val_batches = [
@@ -156,7 +163,8 @@ class Trainer:
         self.epoch = 0
         self.best_val_loss = math.inf
         self.best_epoch = 0
-        self.epochs_since_best = 0
+        self.epochs_since_best = 0  # validations without a new best (epochs when validating every epoch)
+        self.last_validation_step = 0
         self.train_seconds = 0.0
         self.reference_loss: float | None = None
         self.best_ema_state: dict[str, torch.Tensor] | None = None
@@ -179,6 +187,7 @@ class Trainer:
             "best_val_loss": self.best_val_loss,
             "best_epoch": self.best_epoch,
             "epochs_since_best": self.epochs_since_best,
+            "last_validation_step": self.last_validation_step,
             "train_seconds": self.train_seconds,
             "reference_loss": self.reference_loss,
             "history": self.history,
@@ -202,6 +211,7 @@ class Trainer:
         for key in ("step", "epoch", "best_val_loss", "best_epoch", "epochs_since_best", "train_seconds",
                     "reference_loss", "best_ema_state", "history"):
             setattr(self, key, state[key])
+        self.last_validation_step = int(state.get("last_validation_step", self.step))
         self.resumed = True
         return state
 
@@ -216,19 +226,33 @@ class Trainer:
         self.potential.load_state_dict(self.best_ema_state or self.ema.averaged_state_dict())
 
     # -- loop ----------------------------------------------------------------------------------
-    def _stop_reason(self) -> str:
+    def _stop(self) -> tuple[str, str]:
+        """(rule, reason) of the stopping rule that ends the run now, or ("", "")."""
         p = self.protocol
-        if self.step_budget is not None and self.step >= self.step_budget:
-            return f"step budget ({self.step_budget} steps)"
-        if self.epoch >= p.max_epochs:
-            return f"max_epochs ({p.max_epochs})"
-        if self.optimizer.param_groups[0]["lr"] < p.min_learning_rate:
-            return f"learning rate below {p.min_learning_rate:g}"
+        unit = "epochs" if p.validate_every_steps is None else "validations"
+        # plateau rules first: a run that plateaus exactly at its budget counts as converged
+        if self.optimizer.param_groups[0]["lr"] < self.learning_rate_floor:
+            return "lr-floor", f"learning rate below {self.learning_rate_floor:g}"
         if self.epochs_since_best >= p.early_stopping_patience:
-            return f"no validation gain for {p.early_stopping_patience} epochs"
+            return "no-validation-gain", f"no validation gain for {p.early_stopping_patience} {unit}"
+        if self.step_budget is not None and self.step >= self.step_budget:
+            return "budget", f"step budget ({self.step_budget} steps)"
+        if self.epoch >= p.max_epochs:
+            return "budget", f"max_epochs ({p.max_epochs})"
         if p.max_wall_seconds is not None and self.train_seconds >= p.max_wall_seconds:
-            return f"wall-time budget ({p.max_wall_seconds:g} s)"
-        return ""
+            return "budget", f"wall-time budget ({p.max_wall_seconds:g} s)"
+        return "", ""
+
+    def _stop_reason(self) -> str:
+        return self._stop()[1]
+
+    def _validation_due(self) -> bool:
+        """Validate at this epoch's end? (every epoch, or once enough steps have passed, and
+        always when a budget is about to end the run, so its last steps are judged)."""
+        every = self.protocol.validate_every_steps
+        if every is None or self.step - self.last_validation_step >= every:
+            return True
+        return self._stop()[0] == "budget"
 
     def _diverged(self, what: str) -> TrainingError:
         where = self.checkpoint_dir / "last.pt"
@@ -252,9 +276,10 @@ class Trainer:
                 f"loss {loss:.3g} exploded above {self.protocol.explode_factor:g} x the first epoch's {self.reference_loss:.3g}"
             )
         terms.total.backward()
-        for p in self.potential.parameters():
-            if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
-                raise self._diverged("gradients are not finite")
+        grads = [p.grad for p in self._trainable if p.grad is not None]
+        # one check for all gradients: a norm is finite only when every entry is
+        if grads and not bool(torch.stack(torch._foreach_norm(grads)).isfinite().all()):
+            raise self._diverged("gradients are not finite")
         self.optimizer.step()
         self.ema.update()
         self.step += 1
@@ -288,11 +313,12 @@ class Trainer:
         if previous is not None:
             state = self._restore(previous)
             if state["finished"]:
-                return self._result(state["stop_reason"])
+                return self._result(state["stop_reason"], state.get("stop_rule", "unknown"))
         n = len(self.train_graphs)
         bs = self.protocol.batch_size
         stop_reason = self._stop_reason()
         info = ""
+        stop_rule = self._stop()[0]
         with _Progress(self.progress, self.step_budget, self.label) as bar:
             bar.update(self.step, info)
             while not stop_reason:
@@ -308,34 +334,43 @@ class Trainer:
                 train_loss = float(np.mean(losses)) if losses else float("nan")
                 if self.reference_loss is None:
                     self.reference_loss = train_loss
-                val = self.validate()
-                if not math.isfinite(val["val_loss"]):
-                    raise self._diverged(f"validation loss is {val['val_loss']}")
-                self.scheduler.step(val["val_loss"])
-                if val["val_loss"] < self.best_val_loss:
-                    self.best_val_loss = val["val_loss"]
-                    self.best_epoch = self.epoch
-                    self.epochs_since_best = 0
-                    self.best_ema_state = self.ema.averaged_state_dict()
-                else:
-                    self.epochs_since_best += 1
-                lr = float(self.optimizer.param_groups[0]["lr"])
-                self.history.append(
-                    {"epoch": self.epoch, "step": self.step, "train_loss": train_loss, "lr": lr, **val}
-                )
+                validated = self._validation_due()
+                if validated:
+                    val = self._validate_and_schedule(train_loss)
+                    info = (
+                        f"epoch {self.epoch} loss {train_loss:.3g} val {val['val_loss']:.3g} "
+                        f"E {val['val_energy_mae_mev']:.1f} meV F {val['val_force_mae_mev_per_a']:.1f} meV/Å"
+                    )
                 self.train_seconds += time.perf_counter() - epoch_started
-                stop_reason = self._stop_reason()
-                save_checkpoint(self._state(finished=False), self.checkpoint_dir)
-                info = (
-                    f"epoch {self.epoch} loss {train_loss:.3g} val {val['val_loss']:.3g} "
-                    f"E {val['val_energy_mae_mev']:.1f} meV F {val['val_force_mae_mev_per_a']:.1f} meV/Å"
-                )
+                stop_rule, stop_reason = self._stop()
+                if validated:  # checkpoints at validations: a resumed run repeats at most one interval
+                    save_checkpoint(self._state(finished=False), self.checkpoint_dir)
                 bar.update(self.step, info)
         self._write_best_model()
-        save_checkpoint(self._state(finished=True, stop_reason=stop_reason), self.checkpoint_dir)
-        return self._result(stop_reason)
+        state = self._state(finished=True, stop_reason=stop_reason)
+        state["stop_rule"] = stop_rule
+        save_checkpoint(state, self.checkpoint_dir)
+        return self._result(stop_reason, stop_rule)
 
-    def _result(self, stop_reason: str) -> TrainingResult:
+    def _validate_and_schedule(self, train_loss: float) -> dict[str, float]:
+        """Validate (EMA weights), step the scheduler, track the best weights, log history."""
+        val = self.validate()
+        if not math.isfinite(val["val_loss"]):
+            raise self._diverged(f"validation loss is {val['val_loss']}")
+        self.last_validation_step = self.step
+        self.scheduler.step(val["val_loss"])
+        if val["val_loss"] < self.best_val_loss:
+            self.best_val_loss = val["val_loss"]
+            self.best_epoch = self.epoch
+            self.epochs_since_best = 0
+            self.best_ema_state = self.ema.averaged_state_dict()
+        else:
+            self.epochs_since_best += 1
+        lr = float(self.optimizer.param_groups[0]["lr"])
+        self.history.append({"epoch": self.epoch, "step": self.step, "train_loss": train_loss, "lr": lr, **val})
+        return val
+
+    def _result(self, stop_reason: str, stop_rule: str = "unknown") -> TrainingResult:
         return TrainingResult(
             steps=self.step,
             epochs=self.epoch,
@@ -343,6 +378,7 @@ class Trainer:
             best_val_loss=self.best_val_loss,
             best_epoch=self.best_epoch,
             stop_reason=stop_reason,
+            stop_rule=stop_rule or "unknown",
             resumed=self.resumed,
             history=list(self.history),
         )

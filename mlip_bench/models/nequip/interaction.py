@@ -201,6 +201,10 @@ class InteractionBlock(torch.nn.Module):
             self.register_buffer(f"linear_2_scale_{l3}", masked_normalised(mask))
             self.linear_2[str(l3)] = torch.nn.Parameter(torch.randn(len(p_mid), len(p_out)))
 
+    def parameter_masks(self) -> dict[str, torch.Tensor]:
+        """{parameter name: 0/1 mask of the entries that act} (parity-forbidden entries are 0)."""
+        return {f"linear_2.{l3}": (getattr(self, f"linear_2_scale_{l3}") != 0) for l3 in self.out_ls}
+
     def forward(
         self,
         x: Features,

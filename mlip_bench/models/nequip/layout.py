@@ -88,6 +88,10 @@ class EquivariantLinear(torch.nn.Module):
             self.register_buffer(f"scale_{l}", masked_normalised(mask))
             self.weights[str(l)] = torch.nn.Parameter(torch.randn(len(p_in), len(p_out)))
 
+    def parameter_masks(self) -> dict[str, torch.Tensor]:
+        """{parameter name: 0/1 mask of the entries that act} (parity-forbidden entries are 0)."""
+        return {f"weights.{l}": (getattr(self, f"scale_{l}") != 0) for l in self.ls}
+
     def forward(self, x: Features) -> Features:
         out: Features = {}
         for l in self.ls:
@@ -120,6 +124,10 @@ class SpeciesLinear(torch.nn.Module):
             # rows ordered (species, input channel), as the one-hot outer product below
             self.register_buffer(f"scale_{l}", scale.repeat(self.num_species, 1))
             self.weights[str(l)] = torch.nn.Parameter(torch.randn(self.num_species * len(p_in), len(p_out)))
+
+    def parameter_masks(self) -> dict[str, torch.Tensor]:
+        """{parameter name: 0/1 mask of the entries that act} (parity-forbidden entries are 0)."""
+        return {f"weights.{l}": (getattr(self, f"scale_{l}") != 0) for l in self.ls}
 
     def forward(self, x: Features, species: torch.Tensor) -> Features:
         out: Features = {}
