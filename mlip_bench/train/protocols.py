@@ -171,14 +171,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         description=(
             "Trains to convergence on a CPU: validation every ~100 steps, LR halved after 4 validations "
             "without gain, stop when the LR falls below 1/100 of its start or after 20 validations without "
-            "gain (both certify convergence); a 60,000-step cap marks a run 'still improving'."
+            "gain (both certify convergence); a 40,000-step cap marks a run 'still improving'."
         ),
         validate_every_steps=100,
         scheduler_factor=0.5,
         scheduler_patience=4,
         early_stopping_patience=20,
         min_learning_rate_factor=0.01,
-        max_steps=60_000,
+        max_steps=40_000,
         max_test_frames=1000,
     ),
     "demo": dict(
