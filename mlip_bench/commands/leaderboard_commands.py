@@ -25,7 +25,7 @@ def build(
     ),
     out: Path = typer.Option(DEFAULT_SITE, "--out", "-o", help="Output folder for the site."),
     published: Path = typer.Option(
-        None, "--published", help="Published-numbers YAML. Default: baselines/published.yaml of this checkout."
+        None, "--published", help="Published-numbers YAML. Default: the packaged mlip_bench/configs/published.yaml."
     ),
     no_static_figures: bool = typer.Option(
         False, "--no-static-figures", help="Skip the SVG fallbacks (faster; interactive plots only)."

@@ -103,7 +103,7 @@ def _console():
 
 
 def run_command(
-    model: str = typer.Argument(..., help="Model variant, e.g. nequip-l1-cpu, schnet (see baselines/)."),
+    model: str = typer.Argument(..., help="Model variant (nequip-l1-cpu, schnet, ...) or a model YAML file."),
     dataset: str = typer.Option(DEFAULT_DATASET, "--dataset", "-d", help="Dataset variant, e.g. md17 or rmd17/ethanol."),
     molecule: Optional[str] = typer.Option(None, "--molecule", "-m", help="Molecule of a multi-molecule dataset."),
     n_train: Optional[str] = typer.Option(
@@ -253,9 +253,9 @@ def demo_command(
     models = [m for m in DEMO_MODELS if m in available]
     for m in DEMO_MODELS:
         if m not in available:
-            console.print(f"[yellow]skipping {m}: no baselines/{m}.yaml in this checkout[/]")
+            console.print(f"[yellow]skipping {m}: no model config {m!r} in this install[/]")
     if not models:
-        raise ConfigError("none of the demo models is available; check the baselines/ folder of this install")
+        raise ConfigError("none of the demo models is available; check mlip_bench/configs/models/ of this install")
     records = []
     for n in DEMO_LADDER:
         for m in models:

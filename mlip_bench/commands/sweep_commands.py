@@ -23,7 +23,7 @@ def _check_models(models: list[str]) -> None:
     unknown = [m for m in models if m not in known and not Path(m).suffix]
     if unknown:
         raise ConfigError(
-            f"unknown model(s) {', '.join(unknown)} in the sweep; available: {', '.join(known) or '(none in baselines/)'}"
+            f"unknown model(s) {', '.join(unknown)} in the sweep; available: {', '.join(known) or '(no model configs installed)'}"
         )
 
 

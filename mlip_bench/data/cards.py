@@ -1,4 +1,4 @@
-"""Dataset cards: one YAML file per dataset in the top-level ``datasets/`` directory.
+"""Dataset cards: one YAML file per dataset, shipped in ``mlip_bench/cards/`` (see mlip_bench.paths).
 
 A card says where the official files live (URL, alternates, sha256, size), how each archive is
 laid out, which units the raw files use and the factors to eV and eV/Å, the level of theory,
@@ -16,11 +16,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-import mlip_bench
 from mlip_bench.errors import ConfigError, DatasetError
+from mlip_bench.paths import CARDS_DIR
 from mlip_bench.units import ENERGY_UNITS_TO_EV, LENGTH_UNITS_TO_ANGSTROM
 
-CARDS_DIR = Path(mlip_bench.__file__).resolve().parents[1] / "datasets"
 
 ArchiveKind = Literal["none", "zip", "tar", "tar.gz", "tar.bz2", "tar.xz"]
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -124,7 +123,7 @@ class SplitRecipe(_Strict):
 
 
 class DatasetCard(_Strict):
-    """A validated dataset card (see ``datasets/*.yaml``)."""
+    """A validated dataset card (see ``mlip_bench/cards/*.yaml``)."""
 
     name: str
     title: str

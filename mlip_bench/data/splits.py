@@ -34,6 +34,7 @@ import numpy as np
 from mlip_bench.atomic_files import write_text_atomic
 from mlip_bench.data.store import Store
 from mlip_bench.errors import ConfigError, DatasetError
+from mlip_bench.paths import EMBEDDED_DIR
 
 SPLIT_SCHEMA_VERSION: int = 1
 DEFAULT_N_VAL: int = 50
@@ -285,7 +286,7 @@ def official_split(store: Store, name: str, seed: int = 0, n_val: int = DEFAULT_
 def _split_directory(store: Store, directory: str | Path | None, root: str | Path | None) -> Path:
     if directory is not None:
         return Path(directory)
-    embedded = Path(__file__).resolve().parents[1] / "embedded"
+    embedded = EMBEDDED_DIR
     beside = store.path.resolve().parent
     if beside != embedded and os.access(beside, os.W_OK):
         return beside

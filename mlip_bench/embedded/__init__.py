@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-EMBEDDED_DIR: Path = Path(__file__).resolve().parent
+from mlip_bench.paths import EMBEDDED_DIR
 
 #: variant name -> embedded canonical store (1000 train + 1000 test rMD17 ethanol frames)
 EMBEDDED_STORES: dict[str, Path] = {"rmd17/ethanol": EMBEDDED_DIR / "rmd17-ethanol.h5"}

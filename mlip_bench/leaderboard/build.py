@@ -32,6 +32,7 @@ from markupsafe import Markup
 from mlip_bench.errors import ConfigError, ResultsError
 from mlip_bench.leaderboard.plots import error_histogram_figure, learning_curve_figure, parity_figure, parity_pairs
 from mlip_bench.leaderboard.published import Published, default_published_path, load_published
+from mlip_bench.paths import CHECKOUT_ROOT
 from mlip_bench.leaderboard.replication import replicate
 from mlip_bench.leaderboard.tables import (
     build_curves,
@@ -192,7 +193,7 @@ def build_site(
     elif default_published_path().is_file():
         pub = load_published(default_published_path())
     if replication_md is None:
-        candidate = default_published_path().parents[1] / "REPLICATION.md"
+        candidate = CHECKOUT_ROOT / "REPLICATION.md"
         replication_md = candidate if candidate.is_file() else None
 
     sections = dataset_sections(records, pub.values if pub else ())
@@ -296,7 +297,7 @@ def _write_static_figures(site: Path, figures, records: list[RunRecord], run_pag
 
 def _display_path(path: Path) -> str:
     """``path`` relative to the checkout root when inside it (no local absolute paths on pages)."""
-    root = default_published_path().parents[1]
+    root = CHECKOUT_ROOT
     try:
         return str(path.resolve().relative_to(root))
     except ValueError:

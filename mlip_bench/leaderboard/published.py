@@ -280,5 +280,7 @@ def load_published(path: Path) -> Published:
 
 
 def default_published_path() -> Path:
-    """``baselines/published.yaml`` of the source checkout this package runs from."""
-    return Path(__file__).resolve().parents[2] / "baselines" / "published.yaml"
+    """The published-numbers file shipped with the package (``mlip_bench/configs/published.yaml``)."""
+    from mlip_bench.paths import PUBLISHED_PATH
+
+    return PUBLISHED_PATH

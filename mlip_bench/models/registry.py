@@ -20,11 +20,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlip_bench.errors import ConfigError, ModelError, describe_validation_error
+from mlip_bench.paths import MODEL_CONFIGS_DIR as BASELINES_DIR
 
 if TYPE_CHECKING:
     from mlip_bench.models.potential import Potential
 
-BASELINES_DIR = Path(__file__).resolve().parents[2] / "baselines"
 
 #: modules imported on first registry lookup so their networks register themselves
 _NETWORK_MODULES = (

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import torch
 
+from mlip_bench.paths import source_checkout
 from mlip_bench.results.schema import Environment
 
 #: distributions whose versions go into every record
 PACKAGES = ("mlip-bench", "torch", "e3nn", "torch-geometric", "numpy", "ase", "vesin", "schnetpack", "nequip")
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cpu_name() -> str:
@@ -28,9 +28,13 @@ def _cpu_name() -> str:
 
 
 def _git(*args: str) -> str:
+    """``git ARGS`` in the source checkout this package runs from ("" for an installed wheel)."""
+    root = source_checkout()
+    if root is None:
+        return ""
     try:
         out = subprocess.run(
-            ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10, check=True
+            ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=True
         )
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):

@@ -151,7 +151,8 @@ def _mem_gb(value: str | float) -> float:
 
 
 class ModelEntry(BaseModel):
-    """A model of the sweep: a ``baselines/`` variant name, optionally with its own overrides.
+    """A model of the sweep: a model variant name (``mlip_bench/configs/models/<name>.yaml``),
+    optionally with its own overrides.
 
     Two entries may share ``name`` when their overrides differ (e.g. the paper's 512x0e control
     of ``nequip-l0``); ``label`` tells them apart in ``cell_overrides`` and the progress table.
@@ -256,7 +257,7 @@ class SweepSpec(BaseModel):
 
     @property
     def model_names(self) -> list[str]:
-        """The distinct ``baselines/`` variants the sweep uses."""
+        """The distinct model variants the sweep uses."""
         return list(dict.fromkeys(m.name for m in self.models))
 
     @field_validator("datasets", mode="before")
@@ -358,7 +359,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
 
 
 def card_ladder(dataset: str) -> list[int]:
-    """The standard training-set sizes of ``dataset`` from its card (``datasets/*.yaml``)."""
+    """The standard training-set sizes of ``dataset`` from its card (``mlip_bench/cards/*.yaml``)."""
     from mlip_bench.data.cards import load_card
 
     card = load_card(dataset)

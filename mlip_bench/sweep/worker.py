@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlip_bench.errors import ConfigError
+from mlip_bench.paths import model_config_path
 from mlip_bench.results.schema import DatasetRef, Environment, RunRecord, SplitRef
 from mlip_bench.sweep.cells import (
     Cell,
@@ -129,7 +130,7 @@ def _one_line(err: BaseException) -> str:
 def failed_record(cell: Cell, error: str, seconds: float = 0.0) -> RunRecord:
     """A RunRecord with ``status="failed"`` for a cell whose runner raised ``error``."""
     family, config, name = "unknown", {}, cell.model
-    baseline = Path(__file__).resolve().parents[2] / "baselines" / f"{cell.model}.yaml"
+    baseline = model_config_path(cell.model)
     known = baseline.is_file() or Path(cell.model).suffix in (".yaml", ".yml")
     with contextlib.suppress(Exception):
         if not known:  # an unknown model: do not import the model stack just to fail again

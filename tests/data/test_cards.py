@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import mlip_bench
 from mlip_bench.data.cards import CARDS_DIR, DatasetCard, list_cards, load_card, parse_card
 from mlip_bench.errors import ConfigError, DatasetError
 from mlip_bench.units import KCAL_PER_MOL_IN_EV
@@ -23,7 +24,7 @@ PAPER_SPLITS = {  # name: (kind, n_val, n_test, ladder)
 
 def test_the_six_paper_datasets_have_cards():
     assert list_cards() == sorted(PAPER_SPLITS)
-    assert CARDS_DIR == Path(__file__).resolve().parents[2] / "datasets"
+    assert CARDS_DIR == Path(mlip_bench.__file__).resolve().parent / "cards"
 
 
 @pytest.mark.parametrize("name", sorted(PAPER_SPLITS))

@@ -1,16 +1,16 @@
-"""baselines/published.yaml: loads, every number has units, a source and an evidence tag; bad files are refused."""
+"""mlip_bench/configs/published.yaml: loads, every number has units, a source and an evidence tag;
+bad files are refused."""
 
 from __future__ import annotations
 
 import pytest
 import yaml
-from leaderboard_records import REPO
 
 from mlip_bench.errors import ConfigError
 from mlip_bench.leaderboard.published import default_published_path, load_published
 from mlip_bench.units import KCAL_PER_MOL_IN_EV
 
-PUBLISHED = REPO / "baselines" / "published.yaml"
+PUBLISHED = default_published_path()
 
 
 def test_default_path_is_the_checkout_file():

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from leaderboard_records import REPO, make_record
+from leaderboard_records import make_record
 
-from mlip_bench.leaderboard.published import load_published
+from mlip_bench.leaderboard.published import default_published_path, load_published
 from mlip_bench.leaderboard.replication import (
     INCONCLUSIVE,
     NOT_REPRODUCED,
@@ -18,7 +18,7 @@ from mlip_bench.leaderboard.replication import (
 )
 from mlip_bench.leaderboard.tables import build_curves, group_figures
 
-PUB = load_published(REPO / "baselines" / "published.yaml")
+PUB = load_published(default_published_path())
 VALUES = {v.id: v for v in PUB.values}
 ASPIRIN_F = VALUES["rmd17-nequip-l3/aspirin/force_mae"]  # 8.2 meV/Å at n_train 950
 

@@ -1,0 +1,46 @@
+"""Where the package's own files are: the one module that knows the layout.
+
+Everything the package needs at run time ships inside it as package data, so a wheel, a plain
+``pip install .`` and an editable checkout find the same files:
+
+- ``mlip_bench/cards/<name>.yaml``: one dataset card per dataset;
+- ``mlip_bench/configs/models/<name>.yaml``: one model config per variant;
+- ``mlip_bench/configs/published.yaml``: the papers' published numbers;
+- ``mlip_bench/embedded/``: the demo store.
+
+User files are layered on top where a command takes them: a model YAML path instead of a
+name, ``--published FILE``, ``--root`` / ``$MLIP_BENCH_ROOT`` for stores and downloads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: the installed ``mlip_bench`` package directory
+PACKAGE_DIR: Path = Path(__file__).resolve().parent
+
+#: dataset cards (``<name>.yaml``)
+CARDS_DIR: Path = PACKAGE_DIR / "cards"
+
+#: model configs (``<variant>.yaml``)
+MODEL_CONFIGS_DIR: Path = PACKAGE_DIR / "configs" / "models"
+
+#: the published-numbers file the leaderboard compares against
+PUBLISHED_PATH: Path = PACKAGE_DIR / "configs" / "published.yaml"
+
+#: demo data shipped inside the package
+EMBEDDED_DIR: Path = PACKAGE_DIR / "embedded"
+
+#: the directory holding the package: the source checkout when running from one (editable
+#: install); for a wheel, the site-packages folder, which holds none of the checkout's files
+CHECKOUT_ROOT: Path = PACKAGE_DIR.parent
+
+
+def source_checkout() -> Path | None:
+    """The source checkout this package runs from (it has ``pyproject.toml``), else None."""
+    return CHECKOUT_ROOT if (CHECKOUT_ROOT / "pyproject.toml").is_file() else None
+
+
+def model_config_path(name: str) -> Path:
+    """The packaged config file of model variant ``name`` (it may not exist)."""
+    return MODEL_CONFIGS_DIR / f"{name}.yaml"
