@@ -118,3 +118,26 @@ def test_edge_vectors_on_a_batch_match_brute_force():
     vectors.norm(dim=-1).sum().backward()  # differentiable with respect to positions
     assert batch.pos.grad is not None and torch.isfinite(batch.pos.grad).all()
     assert batch.energy.dtype == torch.float64
+
+
+def test_fast_collate_gives_the_same_batch_as_torch_geometric():
+    """The trainer's collation takes a fast path; it must hand the model the same tensors."""
+    from torch_geometric.data import Batch
+
+    from mlip_bench.data.frame import Frame
+    from mlip_bench.data.graphs import collate, frame_to_graph
+
+    rng = np.random.default_rng(3)
+    frames = [
+        Frame(positions=rng.uniform(0, 3, size=(n, 3)), numbers=rng.choice([1, 6, 8], size=n),
+              energy=float(rng.normal()), forces=rng.normal(size=(n, 3)), index=10 + k)
+        for k, n in enumerate((4, 7, 5))
+    ]
+    graphs = [frame_to_graph(f, 2.5) for f in frames]
+    fast, general = collate(graphs), Batch.from_data_list(graphs)
+    assert sorted(fast.keys()) == sorted(general.keys())
+    for key in general.keys():
+        if key != "frame_index":
+            assert torch.equal(fast[key], general[key]), key
+    assert fast.num_graphs == 3
+    assert fast.frame_index.tolist() == [10, 11, 12]
