@@ -36,6 +36,8 @@ from mlip_bench.paths import CHECKOUT_ROOT
 from mlip_bench.leaderboard.replication import replicate
 from mlip_bench.leaderboard.tables import (
     build_curves,
+    convergence_detail,
+    convergence_label,
     dataset_sections,
     group_figures,
     hardware_of,
@@ -224,16 +226,19 @@ def build_site(
                 n_records=len(records), n_failed=sum(r.status != "complete" for r in records),
                 n_datasets_run=len({r.dataset.name for r in records}),
                 published_path=_display_path(Path(pub.path)) if pub else "",
-                curve_links={d: [f.key for f in figures if f.dataset == d] for d in {f.dataset for f in figures}},
+                curve_links={d: [f.key for f in figures if f.dataset == d and not f.budget_study] for d in {f.dataset for f in figures}},
+                budget_links={d: [f.key for f in figures if f.dataset == d and f.budget_study] for d in {f.dataset for f in figures}},
             ),
         )
         specs = {f.key: {col: learning_curve_figure(f, col) for col in CURVE_COLUMNS} for f in figures}
-        fits = {c.key: {col: c.fit(col) for col in CURVE_COLUMNS} for c in curves}
+        fits = {c.key: {col: c.fit(col) for col in CURVE_COLUMNS} for c in curves}  # certified points only
         _write(
             tmp / "curves.html",
             env.get_template("curves.html").render(
                 **common, root="", page="curves", figures=figures, specs=specs, fits=fits, confidence=0.95,
                 static_figures=static_figures,
+                budget_figures=[f for f in figures if f.budget_study],
+                budget_protocols=sorted({c.protocol for c in curves if c.budget_study}),
             ),
         )
         _write(
@@ -276,6 +281,8 @@ def _render_run(template, common: dict[str, Any], record: RunRecord, anchors: di
         svg_href=f"../figures/run-{page_id}.svg" if (static_figures and pairs) else None,
         reproduce=reproduce_command(record),
         hardware=hardware_of(record),
+        convergence=convergence_label(record),
+        convergence_detail=convergence_detail(record),
         env=env_dump,
         env_extra={k: json.dumps(v) if not isinstance(v, str) else v for k, v in env_dump.items() if k not in known},
         model_config_json=json.dumps(record.model_config_full, indent=2, sort_keys=True, default=str),

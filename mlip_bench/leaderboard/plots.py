@@ -99,36 +99,76 @@ _BASE_LAYOUT: dict[str, Any] = {
 }
 
 
+#: one colour per curve, shared by its certified (filled) and still-improving (hollow) points
+CURVE_COLOURS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+)
+STILL_IMPROVING_LABEL = "still improving"
+
+
+def curve_colour(index: int) -> str:
+    return CURVE_COLOURS[index % len(CURVE_COLOURS)]
+
+
 def learning_curve_figure(figure: CurveFigure, column_key: str) -> dict[str, Any]:
-    """Log-log MAE vs n_train: one trace per curve (mean ± std over seeds), slope fit in the name."""
+    """Log-log MAE vs n_train, per curve: certified points (mean ± std over certified seeds, filled,
+    joined by a line, slope fit in the name) and still-improving points (hollow, labelled
+    "still improving", never fitted) as a second trace of the same colour."""
     column = COLUMNS_BY_KEY[column_key]
+    unit = _safe(column.unit)
     traces = []
-    for curve in figure.curves:
-        stats = curve.stats_by_n(column_key)
-        if not stats:
-            continue
-        fit = curve.fit(column_key)
-        name = curve.label + (f" — {fit.label()}" if fit else " — one size, no slope")
-        traces.append(
-            {
-                "type": "scatter",
-                "mode": "lines+markers",
-                "name": _safe(name),
-                "x": list(stats),
-                "y": [s.mean for s in stats.values()],
-                "error_y": {
-                    "type": "data",
-                    "array": [s.std or 0.0 for s in stats.values()],
-                    "visible": True,
-                },
-                "meta": {"curve": curve.key},
-                "hovertemplate": "n_train %{x}<br>%{y:.3g} " + _safe(column.unit) + "<extra>%{fullData.name}</extra>",
-            }
-        )
+    for index, curve in enumerate(figure.curves):
+        colour = curve_colour(index)
+        certified = curve.stats_by_n(column_key, certified=True)
+        if certified:
+            fit = curve.fit(column_key)
+            name = curve.label + (f" — {fit.label()}" if fit else " — one certified size, no slope")
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines+markers",
+                    "name": _safe(name),
+                    "x": list(certified),
+                    "y": [s.mean for s in certified.values()],
+                    "error_y": {"type": "data", "array": [s.std or 0.0 for s in certified.values()], "visible": True},
+                    "marker": {"color": colour, "symbol": "circle", "size": 8},
+                    "line": {"color": colour},
+                    "legendgroup": curve.key,
+                    "meta": {"curve": curve.key, "points": "certified"},
+                    "hovertemplate": "n_train %{x}<br>%{y:.3g} " + unit + " (certified)<extra>%{fullData.name}</extra>",
+                }
+            )
+        improving = curve.stats_by_n(column_key, certified=False)
+        if improving:
+            label_points = not figure.budget_study  # a budget-study figure is still improving throughout
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers+text" if label_points else "markers",
+                    "name": _safe(f"{curve.label} — {STILL_IMPROVING_LABEL} (hollow, not fitted)"),
+                    "x": list(improving),
+                    "y": [s.mean for s in improving.values()],
+                    "error_y": {"type": "data", "array": [s.std or 0.0 for s in improving.values()], "visible": True,
+                                "color": colour},
+                    "marker": {"color": colour, "symbol": "circle-open", "size": 10, "line": {"width": 2, "color": colour}},
+                    "text": [STILL_IMPROVING_LABEL] * len(improving),
+                    "textposition": "top center",
+                    "textfont": {"size": 10, "color": colour},
+                    "legendgroup": curve.key,
+                    "meta": {"curve": curve.key, "points": STILL_IMPROVING_LABEL},
+                    "hovertemplate": "n_train %{x}<br>%{y:.3g} " + unit
+                    + " (" + STILL_IMPROVING_LABEL + ": not certified converged, left out of the slope fit)"
+                    + "<extra>%{fullData.name}</extra>",
+                }
+            )
     layout = dict(_BASE_LAYOUT)
+    title = f"{column.label} vs n_train — {figure.dataset}"
+    if figure.budget_study:
+        title += " (budget study, every point still improving)"
     layout.update(
         {
-            "title": {"text": _safe(f"{column.label} vs n_train — {figure.dataset}")},
+            "title": {"text": _safe(title)},
             "xaxis": {"type": "log", "title": {"text": "training configurations n_train"}},
             "yaxis": {"type": "log", "title": {"text": _safe(f"{column.header}")}},
             "height": 420,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 from typing import Iterable
 
-from mlip_bench.leaderboard.plots import ParityPair
+from mlip_bench.leaderboard.plots import STILL_IMPROVING_LABEL, ParityPair, curve_colour
 from mlip_bench.leaderboard.tables import COLUMNS_BY_KEY, CurveFigure
 
 _RC = {
@@ -27,7 +27,8 @@ def _svg(fig) -> str:
 
 
 def learning_curve_svg(figure: CurveFigure, column_keys: Iterable[str]) -> str:
-    """Log-log MAE vs n_train, one panel per column, error bars over seeds, slope in the legend."""
+    """Log-log MAE vs n_train, one panel per column, error bars over seeds, slope in the legend;
+    still-improving points hollow and labelled, left out of the fit."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -38,24 +39,44 @@ def learning_curve_svg(figure: CurveFigure, column_keys: Iterable[str]) -> str:
         fig, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 4.0), squeeze=False)
         for ax, key in zip(axes[0], keys):
             column = COLUMNS_BY_KEY[key]
-            for curve in figure.curves:
-                stats = curve.stats_by_n(key)
-                if not stats:
-                    continue
-                fit = curve.fit(key)
-                ax.errorbar(
-                    list(stats),
-                    [s.mean for s in stats.values()],
-                    yerr=[s.std or 0.0 for s in stats.values()],
-                    marker="o",
-                    capsize=3,
-                    label=curve.label + (f"\n{fit.label()}" if fit else ""),
-                )
+            for index, curve in enumerate(figure.curves):
+                colour = curve_colour(index)
+                certified = curve.stats_by_n(key, certified=True)
+                if certified:
+                    fit = curve.fit(key)
+                    ax.errorbar(
+                        list(certified),
+                        [s.mean for s in certified.values()],
+                        yerr=[s.std or 0.0 for s in certified.values()],
+                        marker="o",
+                        color=colour,
+                        capsize=3,
+                        label=curve.label + (f"\n{fit.label()}" if fit else ""),
+                    )
+                improving = curve.stats_by_n(key, certified=False)
+                if improving:
+                    xs, ys = list(improving), [s.mean for s in improving.values()]
+                    ax.errorbar(
+                        xs,
+                        ys,
+                        yerr=[s.std or 0.0 for s in improving.values()],
+                        marker="o",
+                        markerfacecolor="none",
+                        markeredgecolor=colour,
+                        color=colour,
+                        linestyle="none",
+                        capsize=3,
+                        label=f"{curve.label}: {STILL_IMPROVING_LABEL} (hollow, not fitted)",
+                    )
+                    if not figure.budget_study:
+                        for x, y in zip(xs, ys):
+                            ax.annotate(STILL_IMPROVING_LABEL, (x, y), textcoords="offset points", xytext=(0, 7),
+                                        ha="center", fontsize=6, color=colour)
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel("training configurations n_train")
             ax.set_ylabel(column.header)
-            ax.set_title(f"{figure.dataset}")
+            ax.set_title(f"{figure.dataset}" + (" (budget study: still improving)" if figure.budget_study else ""))
             ax.grid(True, which="both", alpha=0.3)
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=7)

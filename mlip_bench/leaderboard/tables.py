@@ -6,6 +6,12 @@ give the error bars. Within one curve a split seed always maps to one split sha2
 split hash differs for the same split seed (data re-imported, other n_val, ...) go to a separate
 curve. Curves share a figure only when every split seed they have in common has the same hash.
 
+Convergence rule. Only certified points (``RunRecord.certified``: the record carries a convergence
+certificate that says the run converged) enter slope fits and claim checks; the others are
+"still improving" and are shown apart (hollow markers, named in claim details). A protocol none of
+whose records is certified (e.g. ``short``, a fixed step budget) is a *budget study*: its curves,
+figures and table rows are kept apart from the certified curves.
+
 All error values are in meV, meV/atom or meV/Å as the column says.
 """
 
@@ -17,11 +23,40 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from mlip_bench.leaderboard.curves import SlopeFit, fit_learning_curve
+from mlip_bench.leaderboard.curves import SlopeFit, fit_learning_curve, seed_slope
 from mlip_bench.leaderboard.published import PublishedValue
 from mlip_bench.results.schema import RunRecord
 
 EVAL_SET = "test"
+CERTIFIED = "certified"
+STILL_IMPROVING = "still improving"
+
+
+def convergence_label(record: RunRecord) -> str:
+    """"certified" for a run certified converged, "still improving" for any other run."""
+    return CERTIFIED if record.certified else STILL_IMPROVING
+
+
+def convergence_detail(record: RunRecord) -> str:
+    """One line on how the run ended, e.g. "no-validation-gain: best epoch 812 of 1012"."""
+    conv = record.convergence
+    if conv is None:
+        return "no convergence certificate in the record (written before certificates existed)"
+    text = conv.rule
+    if conv.epochs:
+        text += f": best epoch {conv.best_epoch} of {conv.epochs}"
+    return text + (f"; {conv.detail}" if conv.detail else "")
+
+
+def convergence_summary(runs: Iterable[RunRecord]) -> str:
+    """"certified", "still improving" or "k of m certified" for a group of runs."""
+    runs = list(runs)
+    k = sum(r.certified for r in runs)
+    if k == len(runs):
+        return CERTIFIED
+    if k == 0:
+        return STILL_IMPROVING
+    return f"{k} of {len(runs)} {CERTIFIED}"
 
 
 @dataclass(frozen=True)
@@ -143,6 +178,8 @@ class Curve:
     split_shas: dict[int, str]  # split seed -> split sha256
     version: int = 0  # >0 when the same split seed came with another hash
     runs: list[RunRecord] = field(default_factory=list)
+    #: True when no record of this protocol is certified (a fixed-budget study such as ``short``)
+    budget_study: bool = False
 
     @property
     def key(self) -> str:
@@ -163,28 +200,62 @@ class Curve:
     def n_trains(self) -> list[int]:
         return sorted({r.n_train for r in self.runs})
 
-    def points(self, column_key: str) -> list[tuple[int, float, RunRecord]]:
-        """(n_train, value, run) per run that has the metric, sorted by n_train then seed."""
+    def points(self, column_key: str, certified: bool | None = None) -> list[tuple[int, float, RunRecord]]:
+        """(n_train, value, run) per run that has the metric, sorted by n_train then seed.
+
+        ``certified``: True keeps only certified runs, False only uncertified ("still improving")
+        runs, None keeps every run.
+        """
         out = []
         for r in sorted(self.runs, key=lambda r: (r.n_train, r.seed)):
+            if certified is not None and r.certified != certified:
+                continue
             v = record_value(r, column_key)
             if v is not None and v > 0:
                 out.append((r.n_train, v, r))
         return out
 
-    def stats_by_n(self, column_key: str) -> dict[int, Stat]:
-        """Mean ± std over seeds at each n_train."""
+    def stats_by_n(self, column_key: str, certified: bool | None = None) -> dict[int, Stat]:
+        """Mean ± std over seeds at each n_train (of certified/uncertified runs, see ``points``)."""
         by_n: dict[int, list[float]] = {}
-        for n, v, _ in self.points(column_key):
+        for n, v, _ in self.points(column_key, certified):
             by_n.setdefault(n, []).append(v)
         return {n: Stat.of(vs) for n, vs in sorted(by_n.items())}  # type: ignore[misc]
 
     def fit(self, column_key: str, confidence: float = 0.95) -> SlopeFit | None:
-        """Learning-curve exponent over per-seed points; None with fewer than two sizes."""
-        pts = self.points(column_key)
+        """Learning-curve exponent over the per-seed *certified* points; None with fewer than two
+        certified sizes."""
+        pts = self.points(column_key, certified=True)
         if len({n for n, _, _ in pts}) < 2:
             return None
         return fit_learning_curve([n for n, _, _ in pts], [v for _, v, _ in pts], confidence)
+
+    def certified_sizes(self, column_key: str) -> list[int]:
+        """Training sizes with at least one certified point."""
+        return sorted({n for n, _, _ in self.points(column_key, certified=True)})
+
+    def seed_slopes(self, column_key: str, sizes: Iterable[int] | None = None) -> dict[int, float]:
+        """Exponent per seed over that seed's certified points (at ``sizes`` when given); seeds
+        with fewer than two such sizes have none."""
+        keep = None if sizes is None else set(sizes)
+        by_seed: dict[int, list[tuple[int, float]]] = {}
+        for n, v, r in self.points(column_key, certified=True):
+            if keep is None or n in keep:
+                by_seed.setdefault(r.seed, []).append((n, v))
+        out = {}
+        for seed, pts in sorted(by_seed.items()):
+            b = seed_slope([n for n, _ in pts], [v for _, v in pts])
+            if b is not None:
+                out[seed] = b
+        return out
+
+    def still_improving(self, column_key: str) -> list[str]:
+        """The uncertified points, e.g. ``["n=950 s1", "n=950 s2"]``."""
+        return [f"n={n} s{r.seed}" for n, _, r in self.points(column_key, certified=False)]
+
+    @property
+    def n_certified(self) -> int:
+        return sum(r.certified for r in self.runs)
 
 
 def build_curves(records: Iterable[RunRecord]) -> list[Curve]:
@@ -219,21 +290,40 @@ def build_curves(records: Iterable[RunRecord]) -> list[Curve]:
                     )
                 )
         curves.extend(versions)
+    certified_protocols = {c.protocol for c in curves if c.n_certified}
+    for c in curves:
+        c.budget_study = c.protocol not in certified_protocols
     return curves
+
+
+def budget_study_protocols(records: Iterable[RunRecord]) -> list[str]:
+    """Protocols with complete runs none of which is certified converged (fixed-budget studies)."""
+    complete = [r for r in records if r.status == "complete"]
+    certified = {r.protocol for r in complete if r.certified}
+    return sorted({r.protocol for r in complete} - certified)
 
 
 @dataclass
 class CurveFigure:
-    """Curves on one dataset whose shared split seeds all have the same split hash."""
+    """Curves on one dataset whose shared split seeds all have the same split hash.
+
+    Budget-study curves (see the module docstring) get figures of their own (``budget_study``).
+    """
 
     dataset: str
     split_name: str
     curves: list[Curve]
     index: int = 0
+    budget_study: bool = False
 
     @property
     def key(self) -> str:
-        return "f" + _short(f"{self.dataset}|{self.split_name}|{self.index}")
+        tag = "|budget" if self.budget_study else ""
+        return "f" + _short(f"{self.dataset}|{self.split_name}|{self.index}{tag}")
+
+    @property
+    def has_uncertified(self) -> bool:
+        return any(r.status == "complete" and not r.certified for c in self.curves for r in c.runs)
 
     @property
     def split_shas(self) -> dict[int, str]:
@@ -250,13 +340,18 @@ def group_figures(curves: Iterable[Curve]) -> list[CurveFigure]:
         for fig in figures:
             if fig.dataset != curve.dataset or fig.split_name != curve.split_name:
                 continue
+            if fig.budget_study != curve.budget_study:
+                continue
             shas = fig.split_shas
             if all(shas.get(s, h) == h for s, h in curve.split_shas.items()):
                 fig.curves.append(curve)
                 break
         else:
-            index = sum(1 for f in figures if f.dataset == curve.dataset and f.split_name == curve.split_name)
-            figures.append(CurveFigure(curve.dataset, curve.split_name, [curve], index))
+            index = sum(
+                1 for f in figures
+                if f.dataset == curve.dataset and f.split_name == curve.split_name and f.budget_study == curve.budget_study
+            )
+            figures.append(CurveFigure(curve.dataset, curve.split_name, [curve], index, curve.budget_study))
     return figures
 
 
@@ -282,6 +377,13 @@ class TableRow:
     runs: list[RunRecord] = field(default_factory=list)
     source: str = ""
     curve_key: str = ""
+    #: "certified", "still improving" or "k of m certified" (reproduced rows)
+    convergence: str = ""
+    budget_study: bool = False
+
+    @property
+    def n_certified(self) -> int:
+        return sum(r.certified for r in self.runs)
 
 
 def hardware_of(record: RunRecord) -> str:
@@ -326,6 +428,8 @@ def reproduced_rows(curves: Iterable[Curve]) -> list[TableRow]:
                     date=max(r.created for r in runs)[:10],
                     runs=runs,
                     curve_key=curve.key,
+                    convergence=convergence_summary(runs),
+                    budget_study=curve.budget_study,
                 )
             )
     return rows
@@ -377,6 +481,8 @@ class DatasetSection:
     best: dict[str, float]
     columns: list[Column]
     failed: list[RunRecord]
+    #: rows of budget-study protocols (every run still improving), shown in a table of their own
+    budget_rows: list[TableRow] = field(default_factory=list)
 
     @property
     def anchor(self) -> str:
@@ -386,7 +492,11 @@ class DatasetSection:
 def dataset_sections(
     records: list[RunRecord], published: Iterable[PublishedValue] = ()
 ) -> list[DatasetSection]:
-    """One section per dataset: our datasets first (sorted), then published-only ones in file order."""
+    """One section per dataset: our datasets first (sorted), then published-only ones in file order.
+
+    Rows of budget-study protocols go to ``budget_rows``; the best-value marks come from the
+    other rows (certified curves and published numbers) only.
+    """
     curves = build_curves(records)
     ours = reproduced_rows(curves)
     theirs = published_rows(published)
@@ -394,12 +504,11 @@ def dataset_sections(
     names += [d for d in dict.fromkeys(r.dataset for r in theirs) if d not in names]
     sections = []
     for name in names:
-        rows = sorted(
-            (r for r in ours if r.dataset == name),
-            key=lambda r: (r.model, r.protocol, r.n_train),
-        ) + [r for r in theirs if r.dataset == name]
+        mine = sorted((r for r in ours if r.dataset == name), key=lambda r: (r.model, r.protocol, r.n_train))
+        rows = [r for r in mine if not r.budget_study] + [r for r in theirs if r.dataset == name]
+        budget = [r for r in mine if r.budget_study]
         candidates = [*ERROR_COLUMNS, *extra_set_columns(r for r in records if r.dataset.name == name)]
-        used = [c for c in candidates if any(c.key in r.values for r in rows)]
+        used = [c for c in candidates if any(c.key in r.values for r in rows + budget)]
         failed = [r for r in records if r.dataset.name == name and r.status != "complete"]
-        sections.append(DatasetSection(name, rows, best_per_column(rows), used, failed))
+        sections.append(DatasetSection(name, rows, best_per_column(rows), used, failed, budget))
     return sections

@@ -30,9 +30,15 @@ def make_record(
     split_sha: str | None = None,
     split_seed: int | None = None,
     status: str = "complete",
+    certified: bool | None = True,
     **extra: Any,
 ) -> RunRecord:
-    """A valid RunRecord with the given test-set errors (meV, meV/Å); 21 atoms per structure."""
+    """A valid RunRecord with the given test-set errors (meV, meV/Å); 21 atoms per structure.
+
+    ``certified``: True gives a convergence certificate (converged by the plateau rule), False a
+    "still improving" record (stopped by its step budget), None a record without convergence
+    information (schema version 1, like the committed ``short`` records).
+    """
     split_seed = seed if split_seed is None else split_seed
     sha = split_sha or hashlib.sha256(f"{dataset}|{split_seed}".encode()).hexdigest()
     metrics = {}
@@ -65,5 +71,14 @@ def make_record(
         metrics=metrics,
         timings={"train_seconds": 60.0, "steps": 100, "epochs": 10},
     )
+    if certified is not None:
+        data["schema_version"] = 2
+        data["convergence"] = (
+            {"converged": True, "rule": "no-validation-gain", "best_epoch": 80, "epochs": 100}
+            if certified
+            else {"converged": False, "rule": "budget", "best_epoch": 99, "epochs": 100}
+        )
+    else:
+        data["schema_version"] = 1
     data.update(extra)
     return RunRecord.model_validate(data)

@@ -52,7 +52,7 @@ def test_pages_and_offline_assets(site):
     bundle = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     assert (site / "assets" / "plotly.min.js").read_bytes() == bundle.read_bytes()
     runs = sorted(p.name for p in (site / "runs").iterdir())
-    assert len(runs) == 26  # 24 curve runs + XSS probe + failed run
+    assert len(runs) == 38  # 36 curve runs + XSS probe + failed run
     assert (site / SITE_MARKER).is_file()
 
 

@@ -112,7 +112,11 @@ def test_index_sorts_filters_and_links(site, browser, artifacts):
 
     # every per-run link resolves to a run page named after its run
     hrefs = page.eval_on_selector_all("a.run-link", "as => as.map(a => a.href)")
-    assert len(hrefs) == 25  # complete runs: 24 + XSS probe
+    assert len(hrefs) == 37  # complete runs: 36 + XSS probe
+    # the convergence column: certified rows and the still-improving ones (l = 0 at 950, all seeds)
+    conv = page.eval_on_selector_all(f"#{table} tbody tr[data-kind='reproduced'] td.convergence", "cs => cs.map(c => c.textContent.trim())")
+    assert conv.count("still improving") == 1 and conv.count("2 of 3 certified") == 1
+    assert conv.count("certified") == len(conv) - 2
     for href in hrefs:
         assert Path(unquote(urlsplit(href).path)).is_file(), href
     page.click(f'a.run-link[href="runs/{run_page_name("nequip-l1-md17-aspirin-n950-s0-paper")}"]')
@@ -129,14 +133,32 @@ def test_learning_curves_have_one_trace_per_model(site, browser, artifacts):
     page.wait_for_function("document.querySelectorAll('.plot[data-rendered]').length === document.querySelectorAll('.plot').length")
     section = page.locator("section.curve-figure", has_text="md17/aspirin").first
     plot_id = section.locator(".plot").first.get_attribute("id")
-    names = page.evaluate(f"document.getElementById('{plot_id}').data.map(t => t.name)")
+    names = page.evaluate(f"document.getElementById('{plot_id}').data.filter(t => t.meta.points === 'certified').map(t => t.name)")
     assert len(names) == 3
     assert sorted(n.split(" ")[0] for n in names) == ["nequip-l0", "nequip-l1", "schnet"]
     assert all("slope" in n for n in names)
     axis_type = page.evaluate(f"document.getElementById('{plot_id}').layout.xaxis.type")
     assert axis_type == "log"
+    # still-improving points: hollow markers, labelled, in traces of their own (never in the fit)
+    hollow = page.evaluate(
+        f"""document.getElementById('{plot_id}').data.filter(t => t.meta.points === 'still improving')
+            .map(t => ({{name: t.name, x: t.x, symbol: t.marker.symbol, text: t.text}}))"""
+    )
+    assert sorted(h["name"].split(" ")[0] for h in hollow) == ["nequip-l0", "schnet"]
+    for h in hollow:
+        assert h["symbol"] == "circle-open" and h["x"] == [950]
+        assert h["text"] == ["still improving"] and "still improving" in h["name"]
+    drawn = page.locator(f"#{plot_id} .scatterlayer .textpoint").all_text_contents()
+    assert drawn.count("still improving") == 2  # the labels are on the plot, not only in the spec
+    open_markers = page.evaluate(
+        f"Array.from(document.querySelectorAll('#{plot_id} .scatterlayer path.point'))"
+        ".filter(p => p.style.fill === 'none' || p.style.fillOpacity === '0').length"
+    )
+    assert open_markers >= 2
     legend = page.locator(f"#{plot_id} .legendtext").all_text_contents()
-    assert len(legend) == 3
+    assert len(legend) == 5 and sum("still improving" in t for t in legend) == 2
+    slopes = page.locator(f"#slopes-{section.get_attribute('id')} td.still-improving").all_inner_texts()
+    assert any("n=950 s0, n=950 s1, n=950 s2" in t for t in slopes)
     # the XSS model name in a legend is text, not markup
     ethanol_legend = page.locator("section.curve-figure", has_text="rmd17/ethanol").locator(".legendtext").all_text_contents()
     assert any(XSS in t for t in ethanol_legend)
@@ -149,9 +171,13 @@ def test_replication_and_xss_run_page(site, browser, artifacts):
     page = p.open(site / "replication.html")
     statuses = page.locator("#numbers tbody td .status").all_inner_texts()
     assert len(statuses) == page.locator("#numbers tbody tr").count() > 200
-    assert set(statuses) <= {"reproduced", "not reproduced", "not run", "shown only (low confidence)"}
-    claim_status = page.locator("#claims tbody tr", has_text="md17/aspirin").first.locator(".status").inner_text()
-    assert claim_status == "reproduced"  # the fixtures' l=1 curve is steeper than l=0
+    assert set(statuses) <= {"reproduced", "not reproduced", "not run", "not comparable", "shown only (low confidence)"}
+    claim_row = page.locator("#claims tbody tr", has_text="md17/aspirin").first
+    claim_status = claim_row.locator("td > .status").inner_text()
+    assert claim_status == "holds"  # the fixtures' l=1 curve is steeper than l=0 (paired Δb interval below 0)
+    assert "paired, 3 seeds" in claim_row.inner_text()
+    assert "still improving" in claim_row.locator(".still-improving").inner_text()
+    assert page.locator("#claim-rules dt").count() == 6
     page.screenshot(path=str(artifacts / "replication.png"))
 
     page = p.open(site / "runs" / run_page_name("xss-probe-rmd17-ethanol-n50-s0-cpu"))

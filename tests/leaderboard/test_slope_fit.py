@@ -68,3 +68,71 @@ def test_slope_does_not_depend_on_the_unit_of_the_error(slope, scale, unit):
     b = fit_learning_curve(n, mae * unit)  # e.g. kcal/mol/Å -> meV/Å
     assert b.slope == pytest.approx(a.slope, rel=1e-9, abs=1e-12)
     assert b.ci_high - b.ci_low == pytest.approx(a.ci_high - a.ci_low, rel=1e-6)
+
+
+# -- seed-level slope differences ----------------------------------------------------------------
+
+from mlip_bench.leaderboard.curves import (  # noqa: E402
+    EQUIVALENCE_MARGIN,
+    ONE_SEED,
+    PAIRED,
+    WELCH,
+    seed_slope,
+    slope_difference,
+)
+
+
+def test_seed_slope_is_the_least_squares_exponent_and_needs_two_sizes():
+    assert seed_slope([50, 500], [10.0, 5.0]) == pytest.approx(np.log(0.5) / np.log(10))
+    assert seed_slope([50, 50], [10.0, 9.0]) is None
+
+
+def test_paired_interval_is_the_t_interval_of_the_per_seed_differences():
+    first = {0: -0.52, 1: -0.47, 2: -0.61}
+    second = {0: -0.40, 1: -0.38, 2: -0.45}
+    diff = slope_difference(first, second)
+    d = np.array([first[s] - second[s] for s in (0, 1, 2)])
+    ref = stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
+    assert diff.method == PAIRED and diff.df == 2
+    assert diff.estimate == pytest.approx(d.mean())
+    assert (diff.ci_low, diff.ci_high) == pytest.approx((ref.low, ref.high))
+    assert diff.excludes_zero() == -1
+    assert "paired, 3 seeds" in diff.label()
+
+
+def test_other_seeds_give_a_welch_interval():
+    first = {0: -0.52, 1: -0.47, 2: -0.61}
+    second = {3: -0.40, 4: -0.30}
+    diff = slope_difference(first, second)
+    ref = stats.ttest_ind(list(first.values()), list(second.values()), equal_var=False).confidence_interval(0.95)
+    assert diff.method == WELCH
+    assert (diff.ci_low, diff.ci_high) == pytest.approx((ref.low, ref.high))
+    # a partial overlap of seeds is not a pairing either
+    assert slope_difference(first, {0: -0.4, 1: -0.3}).method == WELCH
+
+
+def test_one_seed_gives_a_point_estimate_without_interval():
+    diff = slope_difference({0: -0.5, 1: -0.6}, {0: -0.3})
+    assert diff.method == ONE_SEED and not diff.has_interval
+    assert diff.estimate == pytest.approx(-0.25)
+    assert diff.excludes_zero() == 0 and not diff.within() and not diff.beyond()
+    assert "no interval" in diff.label()
+
+
+def test_identical_differences_give_a_zero_width_interval():
+    diff = slope_difference({0: -0.5, 1: -0.6}, {0: -0.4, 1: -0.5})
+    assert diff.ci_low == pytest.approx(-0.1) and diff.ci_high == pytest.approx(-0.1)
+
+
+def test_equivalence_margin_checks():
+    inside = slope_difference({0: -0.50, 1: -0.51, 2: -0.49}, {0: -0.50, 1: -0.50, 2: -0.50})
+    assert inside.within(EQUIVALENCE_MARGIN) and not inside.beyond(EQUIVALENCE_MARGIN)
+    far = slope_difference({0: -0.60, 1: -0.61, 2: -0.62}, {0: -0.30, 1: -0.31, 2: -0.30})
+    assert far.beyond() and not far.within()
+    wide = slope_difference({0: -0.40, 1: -0.60, 2: -0.50}, {0: -0.50, 1: -0.50, 2: -0.50})
+    assert not wide.within() and not wide.beyond() and wide.excludes_zero() == 0
+
+
+def test_empty_side_is_refused():
+    with pytest.raises(ResultsError):
+        slope_difference({}, {0: -0.3})
