@@ -1,28 +1,39 @@
 """Print the tables REPLICATION.md quotes, from the run records in the given folders:
 
-1. learning curves (datasets run at several training sizes): per dataset and model, the mean test
-   force MAE (meV/Å) at each size and the fitted exponent b of MAE = a n^b (force and energy) with
-   its 95 % interval;
-2. single-size datasets (3BPA, the periodic sets): mean ± std over seeds of the energy MAE
-   (meV/atom) and force MAE (meV/Å) on the test set and on every extra named test set.
+1. converged learning curves (datasets run at several training sizes, protocols with certified
+   runs): per dataset and model, the mean test force MAE (meV/Å) over the *certified* seeds at each
+   size, the fitted exponent b of MAE = a n^b (force and energy) over certified points only with
+   its 95 % interval, and how many points are still improving (left out of the fit; a size with no
+   certified point shows the still-improving mean in parentheses);
+2. budget studies (protocols none of whose runs is certified, e.g. ``short``): the same means, no
+   slope (every point still improving);
+3. single-size datasets (3BPA, the periodic sets): mean ± std over seeds of the energy MAE
+   (meV/atom) and force MAE (meV/Å) on the test set and on every extra named test set, with the
+   number of certified runs;
+4. the verdict on every learning-curve claim of the published-numbers file under the rules of
+   ``mlip_bench.leaderboard.replication`` (printed first), with the seed-level slope differences,
+   and the status of every published number we have a measurement for.
 
     python scripts/learning_curve_summary.py leaderboard/results
+    python scripts/learning_curve_summary.py leaderboard/results --published other.yaml
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
-from mlip_bench.leaderboard.tables import Stat, build_curves
+from mlip_bench.leaderboard.published import default_published_path, load_published
+from mlip_bench.leaderboard.replication import CLAIM_RULES, SLOPE_DIFFERENCE_RULE, replicate
+from mlip_bench.leaderboard.tables import Curve, Stat, build_curves, group_figures
 from mlip_bench.results.io import load_records
 
 FORCE = "force_mae"
 ENERGY = "energy_mae"
 
 
-def _slope(curve, key: str) -> str:
-    fit = curve.fit(key)
+def _slope(curve: Curve, key: str) -> str:
+    fit = curve.fit(key)  # certified points only
     if fit is None:
         return "-"
     if fit.has_interval:
@@ -37,40 +48,121 @@ def _cell(stat: Stat | None) -> str:
     return f"{stat.mean:.1f} ± {stat.std:.1f}" if stat.std is not None else f"{stat.mean:.1f}"
 
 
-def main(folders: list[str]) -> None:
-    records = load_records([Path(f) for f in folders])
-    curves = build_curves(records)
-    ladders = [c for c in curves if len(c.n_trains) > 1]
-    singles = [c for c in curves if len(c.n_trains) == 1]
-    sizes = sorted({n for c in ladders for n in c.n_trains})
+def _curve_cell(curve: Curve, n: int) -> str:
+    """Certified mean at n; the still-improving mean in parentheses when no seed is certified there."""
+    certified = curve.stats_by_n(FORCE, certified=True).get(n)
+    if certified is not None:
+        return _cell(certified)
+    improving = curve.stats_by_n(FORCE, certified=False).get(n)
+    return f"({_cell(improving)})" if improving is not None else "-"
+
+
+def _seeds(curve: Curve) -> str:
+    return ",".join(str(x) for x in curve.seeds)
+
+
+def _ladder_table(curves: list[Curve], certified: bool) -> None:
+    sizes = sorted({n for c in curves for n in c.n_trains})
     head = " | ".join(f"F@{n}" for n in sizes)
-    print(f"| dataset | model | seeds | {head} | force slope | energy slope |")
-    print("|---" * (5 + len(sizes)) + "|")
-    for curve in sorted(ladders, key=lambda c: (c.dataset, c.protocol, c.model)):
-        stats = curve.stats_by_n(FORCE)
-        cells = [_cell(stats.get(n)) for n in sizes]
-        seeds = ",".join(str(x) for x in curve.seeds)
-        print(
-            f"| {curve.dataset} | {curve.model} [{curve.protocol}] | {seeds} | "
-            + " | ".join(cells)
-            + f" | {_slope(curve, FORCE)} | {_slope(curve, ENERGY)} |"
-        )
-    if not singles:
-        return
-    print()
-    print("| dataset | model | seeds | n_train | test set | E MAE (meV/atom) | F MAE (meV/Å) |")
-    print("|---" * 7 + "|")
-    for curve in sorted(singles, key=lambda c: (c.dataset, c.protocol, c.model)):
+    if certified:
+        print(f"| dataset | model | seeds | {head} | force slope | energy slope | still improving |")
+        print("|---" * (6 + len(sizes)) + "|")
+    else:
+        print(f"| dataset | model | seeds | {head} |")
+        print("|---" * (3 + len(sizes)) + "|")
+    for curve in sorted(curves, key=lambda c: (c.dataset, c.protocol, c.model)):
+        if certified:
+            cells = [_curve_cell(curve, n) for n in sizes]
+            still = curve.still_improving(FORCE)
+            tail = (
+                f" | {_slope(curve, FORCE)} | {_slope(curve, ENERGY)} | "
+                + (f"{len(still)} of {len(curve.runs)} ({', '.join(still)})" if still else f"0 of {len(curve.runs)}")
+                + " |"
+            )
+        else:
+            stats = curve.stats_by_n(FORCE)
+            cells = [_cell(stats.get(n)) for n in sizes]
+            tail = " |"
+        print(f"| {curve.dataset} | {curve.model} [{curve.protocol}] | {_seeds(curve)} | " + " | ".join(cells) + tail)
+
+
+def _singles_table(curves: list[Curve]) -> None:
+    print("| dataset | model | seeds | n_train | certified | test set | E MAE (meV/atom) | F MAE (meV/Å) |")
+    print("|---" * 8 + "|")
+    for curve in sorted(curves, key=lambda c: (c.dataset, c.protocol, c.model)):
         runs = [r for r in curve.runs if r.status == "complete"]
-        seeds = ",".join(str(x) for x in curve.seeds)
+        certified = f"{sum(r.certified for r in runs)} of {len(runs)}"
         for name in sorted({k for r in runs for k in r.metrics}, key=lambda k: (k != "test", k)):
             sets = [r.metrics[name] for r in runs if name in r.metrics]
             print(
-                f"| {curve.dataset} | {curve.model} [{curve.protocol}] | {seeds} | {curve.n_trains[0]} | {name} | "
+                f"| {curve.dataset} | {curve.model} [{curve.protocol}] | {_seeds(curve)} | {curve.n_trains[0]} | "
+                f"{certified} | {name} | "
                 f"{_cell(Stat.of(m.energy_mae_mev_per_atom for m in sets))} | "
                 f"{_cell(Stat.of(m.force_mae_mev_per_a for m in sets))} |"
             )
 
 
+def _verdicts(records, curves: list[Curve], published: Path) -> None:
+    pub = load_published(published)
+    rep = replicate(pub, records, group_figures(curves))
+    print("Claim rules (mlip_bench/leaderboard/replication.py):")
+    print()
+    print(f"- {SLOPE_DIFFERENCE_RULE}")
+    for status, rule in CLAIM_RULES.items():
+        print(f"- **{status}**: {rule}")
+    print()
+    print("| claim | dataset | status | slope differences and notes |")
+    print("|---|---|---|---|")
+    for check in rep.claims:
+        detail = check.detail.replace("|", "/")
+        print(f"| {check.claim.id} | {check.dataset} | {check.status} | {detail} |")
+    measured = [n for n in rep.numbers if n.measured is not None]
+    if not measured:
+        return
+    print()
+    print("| published value | published | ours (mean ± std, seeds) | status | setting |")
+    print("|---|---|---|---|---|")
+    for n in measured:
+        v = n.value
+        ours = f"{_cell(n.measured)} ({n.measured.n})"
+        print(f"| {v.id} | {v.value:.3g} {v.unit} | {ours} | {n.status} | {n.setting} |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="*", default=["leaderboard/results"], help="results folders or record files")
+    parser.add_argument("--published", type=Path, default=None, help="published-numbers YAML (default: the packaged one)")
+    args = parser.parse_args(argv)
+    records = load_records([Path(f) for f in args.folders])
+    curves = build_curves(records)
+    ladders = [c for c in curves if len(c.n_trains) > 1]
+    singles = [c for c in curves if len(c.n_trains) == 1]
+    converged = [c for c in ladders if not c.budget_study]
+    budget = [c for c in ladders if c.budget_study]
+    print("## Converged learning curves (certified points only; in parentheses: still improving, not fitted)")
+    print()
+    if converged:
+        _ladder_table(converged, certified=True)
+    else:
+        print("(no protocol has certified runs)")
+    if budget:
+        print()
+        protocols = ", ".join(sorted({c.protocol for c in budget}))
+        print(f"## Budget study (protocol {protocols}: every point still improving, no slope fitted)")
+        print()
+        _ladder_table(budget, certified=False)
+    if singles:
+        print()
+        print("## Single training size")
+        print()
+        _singles_table(singles)
+    published = args.published or default_published_path()
+    if published.is_file():
+        print()
+        print("## Claims and published numbers, judged by the rules")
+        print()
+        _verdicts(records, curves, published)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:] or ["leaderboard/results"])
+    main()

@@ -158,9 +158,11 @@ def check_number(value: PublishedValue, records: Iterable[RunRecord], tolerance:
 
     def rank(key: tuple[str, int, str, int | None]) -> tuple:
         model_diff, n_diff = _differences(key, groups[key], value)
+        l_max_distance = abs(key[3] - value.l_max) if value.l_max is not None and key[3] is not None else 0
         return (
             len(model_diff) + len(n_diff) > 0,
             len(model_diff),
+            l_max_distance,
             abs(math.log(key[1] / value.n_train)),
             -sum(r.certified for r in groups[key]),
             -len(groups[key]),

@@ -83,6 +83,9 @@ def test_cpu_size_models_are_not_comparable_with_the_papers_numbers():
     small_l3 = _nequip(f=30.0, config={"name": "x", "hyperparameters": {"num_layers": 4, "num_features": 64}})
     check = check_number(ASPIRIN_F, [small_l3], tolerance=0.15)
     assert check.status == NOT_COMPARABLE and "num_layers 4" in check.setting and "num_features" not in check.setting
+    # the nearest l_max is shown
+    l0_cpu = _nequip(f=60.0, l_max=0, config=CPU_SIZE)
+    assert check_number(ASPIRIN_F, [l0_cpu, l1_cpu], tolerance=0.15).measured.mean == pytest.approx(32.5)
     # the same setting wins over a not-comparable one
     assert check_number(ASPIRIN_F, [l1_cpu, _nequip(f=8.0)], tolerance=0.15).status == REPRODUCED
 

@@ -1,0 +1,49 @@
+"""scripts/learning_curve_summary.py: certified-only slopes, still-improving counts, rule-based verdicts."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from leaderboard_records import FIXTURES, REPO, make_record
+
+from mlip_bench.results.io import write_record
+
+
+def _summary():
+    spec = importlib.util.spec_from_file_location("learning_curve_summary", REPO / "scripts" / "learning_curve_summary.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(text: str, *words: str) -> str:
+    (line,) = [ln for ln in text.splitlines() if all(w in ln for w in words)]
+    return line
+
+
+def test_fixture_summary_fits_certified_points_and_names_the_rest(capsys):
+    _summary().main([str(FIXTURES)])
+    out = capsys.readouterr().out
+    l0 = _row(out, "| md17/aspirin | nequip-l0 [paper]")
+    cells = [c.strip() for c in l0.split("|")]
+    assert cells[-2] == "3 of 12 (n=950 s0, n=950 s1, n=950 s2)"
+    assert cells[7].startswith("(") and cells[7].endswith(")")  # F@950: still improving, in parentheses
+    assert _row(out, "| md17/aspirin | nequip-l1 [paper]").rstrip(" |").endswith("0 of 12")
+    # the rules are printed, then the verdicts
+    assert "- **holds**:" in out and "equivalence margin ±0.05" in out
+    verdict = _row(out, "| lc-equivariant-steeper-than-l0 | md17/aspirin |")
+    assert "| holds |" in verdict and "(paired, 3 seeds)" in verdict and "still improving" in verdict
+
+
+def test_budget_study_is_printed_apart_without_slopes(tmp_path, capsys):
+    for model, l_max in (("nequip-l1", 1), ("nequip-l0", 0)):
+        for n in (50, 150, 350, 950):
+            for seed in (0, 1):
+                rec = make_record(model, n, seed, 100.0 * (n / 50) ** -0.2, l_max=l_max, protocol="short", certified=None)
+                write_record(rec, tmp_path)
+    _summary().main([str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "(no protocol has certified runs)" in out
+    assert "## Budget study (protocol short" in out
+    assert "| md17/aspirin | nequip-l1 [short] | 0,1 | 100.0 ± 0.0 |" in out
+    assert "| not comparable |" in _row(out, "| lc-equivariant-steeper-than-l0 | md17/aspirin |")
