@@ -141,3 +141,39 @@ def test_extra_test_sets_get_their_own_columns_on_their_dataset_only():
     assert row.values["force_mae"].mean == pytest.approx(40.0)
     assert record_value(records[1], "force_mae@test_600K") == pytest.approx(71.0)
     assert record_value(records[2], "force_mae@test_600K") is None
+
+
+def test_only_certified_points_enter_the_fit_and_their_own_means():
+    recs = [make_record(n_train=n, seed=s, force_mae=100.0 * (n / 100) ** -0.5) for n in (100, 300, 1000) for s in (0, 1)]
+    recs += [make_record(n_train=3000, seed=s, force_mae=90.0, certified=False) for s in (0, 1)]
+    (curve,) = build_curves(recs)
+    fit = curve.fit("force_mae")
+    assert fit.n_points == 6 and fit.slope == pytest.approx(-0.5)
+    assert list(curve.stats_by_n("force_mae", certified=True)) == [100, 300, 1000]
+    assert list(curve.stats_by_n("force_mae", certified=False)) == [3000]
+    assert list(curve.stats_by_n("force_mae")) == [100, 300, 1000, 3000]
+    assert curve.still_improving("force_mae") == ["n=3000 s0", "n=3000 s1"]
+    assert curve.seed_slopes("force_mae") == {0: pytest.approx(-0.5), 1: pytest.approx(-0.5)}
+    assert curve.n_certified == 6 and not curve.budget_study
+    rows = {r.n_train: r for r in reproduced_rows([curve])}
+    assert rows[100].convergence == "certified" and rows[3000].convergence == "still improving"
+
+
+def test_protocols_without_certified_runs_are_budget_studies_with_figures_and_rows_apart():
+    plateau = [make_record("nequip-l1", n, s, 20.0, protocol="plateau") for n in (100, 300) for s in (0, 1)]
+    plateau[0] = make_record("nequip-l1", 100, 0, 20.0, protocol="plateau", certified=False)
+    short = [make_record("nequip-l1", n, s, 30.0, protocol="short", certified=None) for n in (100, 300) for s in (0, 1)]
+    curves = build_curves(plateau + short)
+    assert {c.protocol: c.budget_study for c in curves} == {"plateau": False, "short": True}
+    figures = group_figures(curves)
+    assert sorted((f.budget_study, [c.protocol for c in f.curves]) for f in figures) == [
+        (False, ["plateau"]), (True, ["short"])
+    ]
+    assert len({f.key for f in figures}) == 2
+    (section,) = dataset_sections(plateau + short)
+    assert {r.protocol for r in section.rows} == {"plateau"}
+    assert {r.protocol for r in section.budget_rows} == {"short"}
+    assert [r.convergence for r in section.rows] == ["1 of 2 certified", "certified"]
+    assert {r.convergence for r in section.budget_rows} == {"still improving"}
+    # the ★ marks come from the certified rows only (the budget rows are worse here anyway)
+    assert section.best["force_mae"] == pytest.approx(20.0)

@@ -216,3 +216,50 @@ def test_replication_page_lists_every_published_number_with_a_status(site):
     for claim in pub.file.claims:
         assert claim.id in page
     assert "Tolerance:" in page and "±15 %" in page
+
+
+def test_budget_study_and_still_improving_points_on_the_pages(tmp_path):
+    from leaderboard_records import make_record
+
+    from mlip_bench.results.io import write_record
+
+    results = tmp_path / "results"
+    for n in (50, 150, 950):
+        for seed in (0, 1, 2):
+            write_record(make_record("nequip-l1", n, seed, 80.0 * (n / 50) ** -0.5, protocol="plateau",
+                                     certified=(n, seed) != (950, 2)), results)
+            write_record(make_record("nequip-l1", n, seed, 90.0 * (n / 50) ** -0.2, protocol="short",
+                                     certified=None), results)
+    out = tmp_path / "site"
+    build_site([results], out)
+    index = (out / "index.html").read_text()
+    main = index.split('id="t-ds-md17-aspirin"', 1)[1].split("</table>", 1)[0]
+    budget = index.split('id="t-budget-ds-md17-aspirin"', 1)[1].split("</table>", 1)[0]
+    assert main.count("<td>plateau</td>") == 3 and "<td>short</td>" not in main
+    assert budget.count("<td>short</td>") == 3 and "<td>plateau</td>" not in budget
+    assert "2 of 3 certified" in main and ">certified</span>" in main
+    assert budget.count(">still improving</span>") == 3
+    assert "Budget study: every run still improving" in index
+
+    curves = (out / "curves.html").read_text()
+    converged, budget_part = curves.split('id="budget-study"', 1)
+    specs = [json.loads(chunk.split(">", 1)[1].split("</script>", 1)[0])
+             for chunk in curves.split('<script type="application/json"')[1:]]
+    hollow = [t for s in specs for t in s["data"] if t["meta"]["points"] == "still improving"]
+    filled = [t for s in specs for t in s["data"] if t["meta"]["points"] == "certified"]
+    assert all(t["marker"]["symbol"] == "circle-open" for t in hollow)
+    assert all("[plateau]" in t["name"] and "slope" in t["name"] for t in filled)
+    # plateau: the one uncertified run, labelled on the plot; short: every size, in the budget figure
+    plateau_hollow = [t for t in hollow if "[plateau]" in t["name"]]
+    assert {tuple(t["x"]) for t in plateau_hollow} == {(950,)}
+    assert all(t["text"] == ["still improving"] and t["mode"] == "markers+text" for t in plateau_hollow)
+    assert {tuple(t["x"]) for t in hollow if "[short]" in t["name"]} == {(50, 150, 950)}
+    assert "nequip-l1 [short]" in budget_part and "nequip-l1 [short]" not in converged
+    assert "n=950 s2" in converged
+    svgs = [p for p in (out / "figures").glob("*.svg") if not p.name.startswith("run-")]
+    assert len(svgs) == 2 and any("still improving" in p.read_text() for p in svgs)
+
+    run = (out / "runs" / run_page_name("nequip-l1-md17-aspirin-n950-s2-plateau")).read_text()
+    assert ">still improving</span>" in run and "budget: best epoch 99 of 100" in run
+    replication = (out / "replication.html").read_text()
+    assert 'id="claim-rules"' in replication and "equivalence margin ±0.05" in replication
