@@ -2,6 +2,11 @@
 
 Each seed's run is one point (no averaging before the fit), so seed scatter enters the interval.
 The slope b of ``MAE = a * n_train**b`` is unitless; steeper learning means more negative b.
+
+Comparing two curves: :func:`slope_difference` gives the difference of their slopes its own
+interval at the seed level (one exponent per seed: a paired t-interval on the per-seed differences
+when both curves have the same seeds, a Welch interval otherwise), which is what a claim such as
+"steeper" or "same slope" is judged on, not whether the curves' own intervals overlap.
 """
 
 from __future__ import annotations
