@@ -28,24 +28,41 @@ def _atoms_range(n_atoms) -> str:
 
 
 def download_command(
-    name: str = typer.Argument(..., help="Dataset: NAME or NAME/MOLECULE (e.g. rmd17/ethanol, lips)."),
-    molecule: Optional[str] = typer.Option(None, "--molecule", "-m", help="Molecule, for md17 and rmd17."),
+    name: str = typer.Argument(
+        ..., help="Dataset: NAME (all its main variants: md17, rmd17, lips, ...) or NAME/MOLECULE (rmd17/ethanol)."
+    ),
+    molecule: Optional[str] = typer.Option(None, "--molecule", "-m", help="Only this molecule (md17, rmd17)."),
+    all_variants: bool = typer.Option(
+        False, "--all", help="Also the extra variants (md17: the sGDML CCSD / CCSD(T) sets)."
+    ),
     root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
     mirror: Optional[str] = typer.Option(
         None, "--mirror", help="Local directory or base URL holding the official files (or $MLIP_BENCH_MIRROR)."
     ),
     force: bool = typer.Option(False, "--force", help="Download and convert again even if the store exists."),
 ) -> None:
-    """Download, verify (sha256), extract and convert a dataset into its canonical store."""
+    """Download, verify (sha256), extract and convert a dataset into its canonical stores."""
+    from mlip_bench.data.cards import list_cards, load_card
     from mlip_bench.data.catalog import resolve_variant
     from mlip_bench.data.download import download_variant
+    from mlip_bench.errors import ConfigError
 
+    base = name.strip().lower()
+    if "/" not in base and not molecule and base in list_cards() and load_card(base).molecules:
+        _download_dataset(base, root=root, mirror=mirror, force=force, extras=all_variants)
+        return
+    if all_variants and ("/" in base or molecule):
+        dataset = base.split("/")[0]
+        raise ConfigError(f"--all downloads every variant of a dataset; drop the molecule: `mlip-bench download {dataset} --all`")
     variant = resolve_variant(name, molecule, root=root)
     outcome = download_variant(variant, root=root, mirror=mirror, force=force)
-    console = _console()
+    _console().print(_outcome_line(outcome), markup=False, soft_wrap=True)
+
+
+def _outcome_line(outcome) -> str:
+    """One line per variant: what the download did and where the store is."""
     if outcome.skipped:
-        console.print(f"{variant}: nothing to do, {outcome.reason} ({outcome.store})")
-        return
+        return f"{outcome.variant}: nothing to do, {outcome.reason} ({outcome.store})"
     from mlip_bench.data.store import Store
 
     with Store(outcome.store) as store:
@@ -56,7 +73,56 @@ def download_command(
         how = f"; source {fetched.source}, sha256 {fetched.sha256[:16]}..."
         if not fetched.pinned:
             how += " (not pinned on the card: recorded)"
-    console.print(f"{variant}: {n_frames} frames written to {outcome.store}{how}")
+    return f"{outcome.variant}: {n_frames} frames written to {outcome.store}{how}"
+
+
+def _n_frames(path: Path) -> str:
+    from mlip_bench.data.store import Store
+    from mlip_bench.errors import MlipBenchError
+
+    try:
+        with Store(path) as store:
+            return str(store.n_frames)
+    except MlipBenchError:
+        return "?"
+
+
+def _download_dataset(name: str, *, root, mirror, force: bool, extras: bool) -> None:
+    """``download NAME`` for a dataset with variants: every main variant, then a summary."""
+    from mlip_bench.data.cards import load_card
+    from mlip_bench.data.catalog import data_root
+    from mlip_bench.data.download import download_dataset
+
+    console = _console()
+    result = download_dataset(
+        name, root=root, mirror=mirror, force=force, extras=extras,
+        on_outcome=lambda outcome: console.print(_outcome_line(outcome), markup=False, soft_wrap=True),
+    )
+    failed = dict(result.failures)
+    if result.outcomes:
+        total = len(result.outcomes) + len(failed)
+        where = data_root(root) / "stores" / name
+        head = f"{name}: {len(result.outcomes)} of {total} variants local under {where}"
+        console.print(head, markup=False, soft_wrap=True)
+        width = max(len(v.split("/", 1)[1]) for v in [*(o.variant for o in result.outcomes), *failed])
+        rows = {o.variant: (_n_frames(o.store), "already local" if o.skipped else "downloaded now")
+                for o in result.outcomes}
+        rows.update((variant, ("-", "failed")) for variant in failed)
+        order = load_card(name).variants
+        for variant in sorted(rows, key=order.index):
+            frames, status = rows[variant]
+            line = f"  {variant.split('/', 1)[1]:<{width}}  {frames:>9} frames  {status}"
+            console.print(line, markup=False, soft_wrap=True)
+        if result.left_out:
+            short = ", ".join(v.split("/", 1)[1] for v in result.left_out)
+            tail = f"  not asked for: {short} (add --all, or name one: {result.left_out[0]})"
+            console.print(tail, markup=False, soft_wrap=True)
+    if failed:
+        first_variant, first_error = result.failures[0]
+        others = [v for v in failed if v != first_variant]
+        names = ", ".join(v.split("/", 1)[1] for v in others)
+        also = f"; {len(others)} more not downloaded: {names}" if others else ""
+        raise type(first_error)(f"{first_variant}: {first_error}{also}")
 
 
 def list_command(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)) -> None:

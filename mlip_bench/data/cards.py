@@ -75,6 +75,8 @@ class VariantSource(_Strict):
     species: list[str] = Field(default_factory=list)
     level_of_theory: str | None = Field(default=None, description="overrides the card's")
     aliases: list[str] = Field(default_factory=list)
+    #: an extra variant: ``mlip-bench download NAME`` leaves it out unless asked (``--all``)
+    extra: bool = False
     note: str | None = None
 
 
@@ -160,6 +162,10 @@ class DatasetCard(_Strict):
                 seen.add(name)
         if list(self.ladder) != list(self.splits.ladder):
             raise ValueError("`ladder` must equal `splits.ladder`")
+        if self.source is not None and self.source.extra:
+            raise ValueError("`extra` marks a molecule; a single-system card's source cannot be extra")
+        if self.molecules and all(src.extra for src in self.molecules.values()):
+            raise ValueError("every molecule is `extra`: `mlip-bench download NAME` would fetch nothing")
         return self
 
     def _sources(self) -> dict[str, VariantSource]:
@@ -170,6 +176,13 @@ class DatasetCard(_Strict):
         """Every variant name this card defines (``NAME`` or ``NAME/MOLECULE``)."""
         if self.molecules:
             return [f"{self.name}/{m}" for m in self.molecules]
+        return [self.name]
+
+    @property
+    def main_variants(self) -> list[str]:
+        """The variants ``mlip-bench download NAME`` fetches: all but the ``extra`` ones."""
+        if self.molecules:
+            return [f"{self.name}/{m}" for m, src in self.molecules.items() if not src.extra]
         return [self.name]
 
     def canonical_molecule(self, molecule: str) -> str | None:

@@ -26,7 +26,7 @@ from typing import BinaryIO, Callable
 from mlip_bench.atomic_files import write_text_atomic
 from mlip_bench.data.cards import DatasetCard, SourceFile
 from mlip_bench.data.catalog import data_root, downloads_dir
-from mlip_bench.errors import ChecksumError, DownloadError
+from mlip_bench.errors import ChecksumError, DownloadError, MlipBenchError
 
 MIRROR_ENV = "MLIP_BENCH_MIRROR"
 _CHUNK = 1 << 20
@@ -38,8 +38,13 @@ Warn = Callable[[str], None]
 
 def _default_warn(message: str) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True).print(f"[yellow]warning:[/yellow] {message}", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
+
+
+class UnreachableError(DownloadError):
+    """No source of a file could be reached (no network, unknown host, refused, timed out)."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +162,7 @@ def _open_source(source: str, offset: int) -> tuple[BinaryIO, int | None, int]:
         raise DownloadError(f"{source}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise DownloadError(f"{source}: cannot connect ({reason}); use --mirror DIR_OR_URL offline") from None
+        raise UnreachableError(f"{source}: cannot connect ({reason}); use --mirror DIR_OR_URL offline") from None
     length = response.headers.get("Content-Length")
     if response.status == 206 and offset > 0:
         content_range = response.headers.get("Content-Range", "")
@@ -263,6 +268,7 @@ def fetch_file(
         warn(f"{dest} has sha256 {actual}, expected {expected}; downloading it again")
 
     errors: list[str] = []
+    unreachable = True
     for source in candidate_sources(file, mirror):
         try:
             resumed = _stream_to_part(source, part, file.name, progress)
@@ -270,6 +276,7 @@ def fetch_file(
             raise
         except DownloadError as exc:
             errors.append(str(exc))
+            unreachable = unreachable and isinstance(exc, UnreachableError)
             continue
         actual = sha256_file(part)
         size = part.stat().st_size
@@ -293,7 +300,8 @@ def fetch_file(
                 f"in {pins_path(root)} (compare it with a trusted copy)"
             )
         return FetchResult(dest, actual, source, pinned=expected is not None, downloaded=True, resumed_from=resumed)
-    raise DownloadError(f"could not download {file.name}: " + " | ".join(errors))
+    error = UnreachableError if unreachable and errors else DownloadError
+    raise error(f"could not download {file.name}: " + " | ".join(errors))
 
 
 def discard_download(card: DatasetCard, file: SourceFile, root: str | os.PathLike[str] | None = None) -> None:
@@ -308,13 +316,25 @@ def discard_download(card: DatasetCard, file: SourceFile, root: str | os.PathLik
 
 @dataclass(frozen=True)
 class DownloadOutcome:
-    """Result of :func:`download_variant`. ``skipped``: the store was already complete."""
+    """Result of downloading one variant. ``skipped``: the store was already complete."""
 
     variant: str
     store: Path
     skipped: bool
     fetch: FetchResult | None = None
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetDownload:
+    """Result of :func:`download_dataset`: what is local now, what failed, what was left out."""
+
+    dataset: str
+    outcomes: list[DownloadOutcome]
+    #: (variant, error) for each variant whose file could not be fetched or converted
+    failures: list[tuple[str, MlipBenchError]]
+    #: extra variants not asked for (e.g. md17's CCSD sets without ``extras``)
+    left_out: list[str]
 
 
 def _existing_store(path: Path, warn: Warn) -> "dict | None":
@@ -335,6 +355,94 @@ def _existing_store(path: Path, warn: Warn) -> "dict | None":
         return None
 
 
+def _skip_outcome(variant: str, root, force: bool, warn: Warn) -> DownloadOutcome | None:
+    """The no-op outcome when ``variant`` already has a complete store (never with ``force``)."""
+    from mlip_bench.data.catalog import store_path
+
+    dest = store_path(variant, root)
+    if force:
+        return None
+    attrs = _existing_store(dest, warn)
+    if attrs is None:
+        return None
+    provenance = attrs.get("provenance", "")
+    reason = "already downloaded"
+    if provenance != "download":
+        reason = f"a store with provenance {provenance!r} exists; --force replaces it with the download"
+    return DownloadOutcome(variant, dest, skipped=True, reason=reason)
+
+
+def _download_file_group(
+    card: DatasetCard,
+    file: SourceFile,
+    variants: list[str],
+    root,
+    mirror: str | None,
+    force: bool,
+    progress: bool,
+    warn: Warn,
+    on_outcome: Callable[[DownloadOutcome], None] | None = None,
+    on_failure: Callable[[str, MlipBenchError], None] | None = None,
+) -> list[DownloadOutcome]:
+    """Fetch ``file`` once, extract the members of all ``variants`` once, convert each variant.
+
+    A variant that fails to convert raises, or with ``on_failure`` is reported there and the
+    other variants are still converted."""
+    from mlip_bench.data.archive import extract_archive
+    from mlip_bench.data.catalog import store_path
+    from mlip_bench.data.convert import convert_variant
+
+    fetched = fetch_file(card, file, root=root, mirror=mirror, force=force, progress=progress, warn=warn)
+    wanted: list[str] = []
+    for variant in variants:
+        source = card.variant_source(variant)
+        wanted += [m.path for m in source.members]
+        wanted += [p for parts in source.official_splits.values() for p in parts.values()]
+    wanted = list(dict.fromkeys(wanted))
+    scratch = Path(tempfile.mkdtemp(prefix=".extract-", dir=downloads_dir(root)))
+    outcomes: list[DownloadOutcome] = []
+    try:
+        if file.archive == "none":
+            members = {m: fetched.path for m in wanted}
+        else:
+            try:
+                members = extract_archive(fetched.path, file.archive, scratch, wanted)
+            except DownloadError:
+                if not fetched.pinned:  # the recorded hash is of a bad file: forget both
+                    discard_download(card, file, root)
+                raise
+        for variant in variants:
+            dest = store_path(variant, root)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                convert_variant(card, variant, members, dest, {file.name: fetched.sha256}, source_url=fetched.source)
+            except MlipBenchError as err:
+                if on_failure is None:
+                    raise
+                on_failure(variant, err)
+                continue
+            outcome = DownloadOutcome(variant, dest, skipped=False, fetch=fetched)
+            outcomes.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return outcomes
+
+
+def _card_of(variant: str) -> DatasetCard:
+    from mlip_bench.data.cards import list_cards, load_card
+    from mlip_bench.errors import DatasetError
+
+    base = variant.split("/")[0]
+    if base not in list_cards():
+        raise DatasetError(
+            f"{variant} was imported and has no dataset card, so there is nothing to download; "
+            f"datasets with cards: {', '.join(list_cards())}"
+        )
+    return load_card(base)
+
+
 def download_variant(
     variant: str,
     root: str | os.PathLike[str] | None = None,
@@ -348,50 +456,76 @@ def download_variant(
     A no-op when a complete store already exists (``force`` redoes download and conversion).
     An imported store at the same name is left alone unless ``force``.
     """
-    from mlip_bench.data.archive import extract_archive
-    from mlip_bench.data.cards import load_card
-    from mlip_bench.data.catalog import resolve_variant, store_path
-    from mlip_bench.data.convert import convert_variant
+    from mlip_bench.data.catalog import resolve_variant
 
     warn = warn or _default_warn
-    from mlip_bench.data.cards import list_cards
-    from mlip_bench.errors import DatasetError
-
     variant = resolve_variant(variant, root=root)
-    if variant.split("/")[0] not in list_cards():
-        raise DatasetError(
-            f"{variant} was imported and has no dataset card, so there is nothing to download; "
-            f"datasets with cards: {', '.join(list_cards())}"
-        )
-    card = load_card(variant.split("/")[0])
-    source = card.variant_source(variant)
-    file = card.file(source.file)
-    dest = store_path(variant, root)
-    if not force:
-        attrs = _existing_store(dest, warn)
-        if attrs is not None:
-            provenance = attrs.get("provenance", "")
-            reason = "already downloaded"
-            if provenance != "download":
-                reason = f"a store with provenance {provenance!r} exists; --force replaces it with the download"
-            return DownloadOutcome(variant, dest, skipped=True, reason=reason)
+    card = _card_of(variant)
+    skipped = _skip_outcome(variant, root, force, warn)
+    if skipped is not None:
+        return skipped
+    file = card.file(card.variant_source(variant).file)
+    (outcome,) = _download_file_group(card, file, [variant], root, mirror, force, progress, warn)
+    return outcome
 
-    fetched = fetch_file(card, file, root=root, mirror=mirror, force=force, progress=progress, warn=warn)
-    wanted = [m.path for m in source.members]
-    wanted += [p for parts in source.official_splits.values() for p in parts.values()]
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".extract-", dir=downloads_dir(root)))
-    try:
-        if file.archive == "none":
-            members = {m: fetched.path for m in wanted}
+
+def download_dataset(
+    name: str,
+    root: str | os.PathLike[str] | None = None,
+    mirror: str | None = None,
+    force: bool = False,
+    progress: bool = True,
+    warn: Warn | None = None,
+    extras: bool = False,
+    on_outcome: Callable[[DownloadOutcome], None] | None = None,
+) -> DatasetDownload:
+    """Download every main variant of dataset ``name`` (a card name, e.g. ``md17``); with
+    ``extras`` also its extra variants (md17's CCSD / CCSD(T) sets).
+
+    Each official file is fetched and extracted once, however many variants it holds (rMD17's
+    one archive gives all ten molecules). Variants with a complete store are skipped (unless
+    ``force``). A file that cannot be fetched or converted does not stop the others: its
+    variants are listed in ``failures``. ``on_outcome`` is called as each variant finishes.
+    """
+    warn = warn or _default_warn
+    card = _card_of(name.strip().lower())
+    wanted = card.variants if extras else card.main_variants
+    left_out = [v for v in card.variants if v not in wanted]
+    outcomes: dict[str, DownloadOutcome] = {}
+    failures: list[tuple[str, MlipBenchError]] = []
+    groups: dict[str, list[str]] = {}
+    for variant in wanted:
+        skipped = _skip_outcome(variant, root, force, warn)
+        if skipped is not None:
+            outcomes[variant] = skipped
+            if on_outcome is not None:
+                on_outcome(skipped)
         else:
-            try:
-                members = extract_archive(fetched.path, file.archive, scratch, wanted)
-            except DownloadError:
-                if not fetched.pinned:  # the recorded hash is of a bad file: forget both
-                    discard_download(card, file, root)
-                raise
-        convert_variant(card, variant, members, dest, {file.name: fetched.sha256}, source_url=fetched.source)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return DownloadOutcome(variant, dest, skipped=False, fetch=fetched)
+            groups.setdefault(card.variant_source(variant).file, []).append(variant)
+    unreachable: UnreachableError | None = None
+    for file_name, variants in groups.items():
+        if unreachable is not None:  # the same host or mirror: do not wait on it once per file
+            failures += [(v, unreachable) for v in variants]
+            continue
+        done: list[DownloadOutcome] = []
+
+        def record(outcome: DownloadOutcome) -> None:
+            done.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+
+        def failed(variant: str, err: MlipBenchError) -> None:
+            failures.append((variant, err))
+
+        try:
+            _download_file_group(
+                card, card.file(file_name), variants, root, mirror, force, progress, warn, record, failed
+            )
+        except MlipBenchError as err:  # the file itself: none of its variants could be converted
+            settled = {o.variant for o in done} | {v for v, _ in failures}
+            failures += [(v, err) for v in variants if v not in settled]
+            if isinstance(err, UnreachableError):
+                unreachable = err
+        outcomes.update((o.variant, o) for o in done)
+    ordered = [outcomes[v] for v in wanted if v in outcomes]
+    return DatasetDownload(card.name, ordered, failures, left_out)

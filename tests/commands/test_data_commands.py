@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
-from fixture_archives import ALL_FIXTURES, sgdml_fixture  # noqa: E402
+from fixture_archives import ALL_FIXTURES, MOLECULES, md17_dataset_files, rmd17_fixture, sgdml_fixture  # noqa: E402
 from loopback_server import LoopbackServer  # noqa: E402
 
 from mlip_bench.cli import main  # noqa: E402
@@ -92,7 +92,7 @@ def test_info_without_store_says_what_to_run(tmp_path, capsys, monkeypatch):
     [
         (["download", "md18"], 3, "unknown dataset 'md18'; valid names: cu-formate, li3po4, lips, md17, rmd17, water"),
         (["download", "rmd17", "--molecule", "caffeine"], 3, "valid: aspirin, azobenzene, benzene, ethanol"),
-        (["download", "md17"], 3, "needs a molecule"),
+        (["download", "md17/aspirin", "--all"], 2, "--all downloads every variant"),
         (["datasets", "info", "water", "--molecule", "ice"], 3, "has no molecules"),
         (["datasets", "info", "nope"], 3, "unknown dataset 'nope'"),
     ],
@@ -147,3 +147,99 @@ def test_download_leaves_an_imported_subset_alone_unless_forced(tmp_path, capsys
         assert main(["download", "water", "--force", "--root", str(tmp_path), "--mirror", server.url]) == 0
     store = open_store("water", root=tmp_path)
     assert store.attrs["provenance"] == "download" and store.n_frames == len(fixture.raw.energies)
+
+
+# -- `download NAME` for a dataset with variants ---------------------------------------------------
+
+MD17_MAIN = ["aspirin", "benzene", "ethanol", "malonaldehyde", "naphthalene", "salicylic_acid", "toluene", "uracil"]
+MD17_CCSD = ["aspirin_ccsd", "benzene_ccsd_t", "ethanol_ccsd_t", "malonaldehyde_ccsd_t", "toluene_ccsd_t"]
+
+
+def _stores(root, name):
+    return sorted(p.stem for p in (root / "stores" / name).glob("*.h5"))
+
+
+def test_download_md17_fetches_the_eight_dft_molecules(tmp_path, capsys):
+    from mlip_bench.data.catalog import open_store
+
+    files = md17_dataset_files(n_frames=4, ccsd=True)
+    with LoopbackServer(files) as server:
+        assert main(["download", "md17", "--root", str(tmp_path), "--mirror", server.url]) == 0
+        out, _ = capsys.readouterr()
+        assert _stores(tmp_path, "md17") == sorted(MD17_MAIN)
+        assert sorted(name for name, _, _ in server.log) == sorted(n for n in files if n.endswith("_dft.npz"))
+        for k, molecule in enumerate(MD17_MAIN):  # the k-th file holds 4 + k frames
+            assert f"md17/{molecule}: {4 + k} frames written" in out
+            with open_store(f"md17/{molecule}", root=tmp_path) as store:
+                assert store.n_frames == 4 + k and store.attrs["provenance"] == "download"
+        summary = out[out.index("md17: 8 of 8 variants local under"):]
+        assert f"{tmp_path / 'stores' / 'md17'}" in summary
+        assert all(f"{m} " in summary for m in MD17_MAIN) and summary.count("downloaded now") == 8
+        assert "not asked for: aspirin_ccsd, benzene_ccsd_t" in summary and "--all" in summary
+
+        # a rerun fetches nothing; --all adds the five CCSD sets and leaves the DFT stores alone
+        requests = len(server.log)
+        assert main(["download", "md17", "--root", str(tmp_path), "--mirror", server.url]) == 0
+        out, _ = capsys.readouterr()
+        assert len(server.log) == requests and out.count("already local") == 8
+        assert main(["download", "md17", "--all", "--root", str(tmp_path), "--mirror", server.url]) == 0
+        out, _ = capsys.readouterr()
+        assert len(server.log) == requests + 5
+        assert _stores(tmp_path, "md17") == sorted(MD17_MAIN + MD17_CCSD)
+        assert "md17: 13 of 13 variants local" in out and out.count("downloaded now") == 5
+        assert "not asked for" not in out
+    with open_store("md17/ethanol_ccsd_t", root=tmp_path) as store:
+        assert list(store.subsets) == ["train"] * 3 + ["test"] * 2
+
+
+def test_download_rmd17_extracts_the_one_archive_once_for_all_ten_molecules(tmp_path, capsys):
+    fixture = rmd17_fixture(n_frames=10, molecules=tuple(MOLECULES))
+    with LoopbackServer(fixture.files) as server:
+        assert main(["download", "rmd17", "--root", str(tmp_path), "--mirror", server.url]) == 0
+        assert [name for name, _, _ in server.log] == ["rmd17.tar.bz2"]
+    out, _ = capsys.readouterr()
+    molecules = ["aspirin", "azobenzene", "benzene", "ethanol", "malonaldehyde", "naphthalene", "paracetamol",
+                 "salicylic_acid", "toluene", "uracil"]
+    assert _stores(tmp_path, "rmd17") == molecules
+    assert "rmd17: 10 of 10 variants local" in out and out.count("downloaded now") == 10
+    assert not list((tmp_path / "downloads").glob(".extract-*"))
+    from mlip_bench.data.catalog import open_store
+
+    with open_store("rmd17/paracetamol", root=tmp_path) as store:
+        assert store.n_frames == 10 and sorted(store.attrs["official_splits"]) == [f"official_0{k}" for k in range(1, 6)]
+
+
+@pytest.mark.parametrize("args", [["md17", "--molecule", "uracil"], ["md17/uracil"], ["MD17/Uracil"]])
+def test_a_molecule_still_narrows_the_download(args, tmp_path, capsys):
+    with LoopbackServer(md17_dataset_files(n_frames=3)) as server:
+        assert main(["download", *args, "--root", str(tmp_path), "--mirror", server.url]) == 0
+        assert [name for name, _, _ in server.log] == ["uracil_dft.npz"]
+    assert _stores(tmp_path, "md17") == ["uracil"]
+    out, _ = capsys.readouterr()
+    assert "md17/uracil: 10 frames written" in out and "variants local" not in out
+
+
+def test_a_missing_file_does_not_stop_the_others(tmp_path, capsys):
+    files = md17_dataset_files(n_frames=3)
+    del files["naphthalene_dft.npz"]
+    with LoopbackServer(files) as server:
+        assert main(["download", "md17", "--root", str(tmp_path), "--mirror", server.url]) == 4
+    out, err = capsys.readouterr()
+    assert _stores(tmp_path, "md17") == sorted(set(MD17_MAIN) - {"naphthalene"})
+    assert "md17: 7 of 8 variants local" in out and "naphthalene" in out and "failed" in out
+    line = _one_error_line(err)
+    assert line.startswith("error: md17/naphthalene: could not download naphthalene_dft.npz") and "HTTP 404" in line
+
+
+def test_unreachable_source_is_one_line_naming_the_url_and_mirror(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on: connection refused
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+    assert main(["download", "md17", "--root", str(tmp_path), "--mirror", url]) == 4
+    out, err = capsys.readouterr()
+    line = _one_error_line(err)
+    assert f"{url}aspirin_dft.npz: cannot connect" in line and "--mirror" in line
+    assert "7 more not downloaded: benzene" in line
+    assert out == "" and not (tmp_path / "stores").exists()

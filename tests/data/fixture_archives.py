@@ -220,6 +220,39 @@ def rmd17_fixture(n_frames: int = 12, molecules: tuple[str, ...] = ("ethanol", "
                    official_splits=splits)
 
 
+#: md17 card molecule -> (official file name, fixture formula key) for the eight DFT sets
+MD17_DFT_FILES = {
+    "aspirin": ("aspirin_dft.npz", "aspirin"),
+    "benzene": ("benzene2017_dft.npz", "benzene"),
+    "ethanol": ("ethanol_dft.npz", "ethanol"),
+    "malonaldehyde": ("malonaldehyde_dft.npz", "malonaldehyde"),
+    "naphthalene": ("naphthalene_dft.npz", "naphthalene"),
+    "salicylic_acid": ("salicylic_dft.npz", "salicylic"),
+    "toluene": ("toluene_dft.npz", "toluene"),
+    "uracil": ("uracil_dft.npz", "uracil"),
+}
+
+#: the five sGDML coupled-cluster archives of the md17 card: molecule -> fixture formula key
+MD17_CCSD = {"aspirin_ccsd": "aspirin", "benzene_ccsd_t": "benzene", "ethanol_ccsd_t": "ethanol",
+             "malonaldehyde_ccsd_t": "malonaldehyde", "toluene_ccsd_t": "toluene"}
+
+
+def md17_dataset_files(n_frames: int = 4, ccsd: bool = False) -> dict[str, bytes]:
+    """Every official file of the md17 card: the eight DFT npz files (``n_frames`` frames each,
+    ``n_frames + k`` for the k-th, so counts tell them apart) and, with ``ccsd``, the five sGDML
+    zip archives (3 train + 2 test frames each)."""
+    files = {}
+    for k, (file_name, formula) in enumerate(MD17_DFT_FILES.values()):
+        files[file_name] = md17_npz(molecule_frames(formula, n_frames + k, seed=20 + k))
+    if ccsd:
+        for k, (name, formula) in enumerate(MD17_CCSD.items()):
+            raw = molecule_frames(formula, 5, seed=40 + k)
+            train = RawFrames(*(getattr(raw, f)[:3] for f in ("numbers", "positions", "energies", "forces", "cells")))
+            test = RawFrames(*(getattr(raw, f)[3:] for f in ("numbers", "positions", "energies", "forces", "cells")))
+            files[f"{name}.zip"] = zip_bytes({f"{name}-train.npz": md17_npz(train), f"{name}-test.npz": md17_npz(test)})
+    return files
+
+
 def water_fixture(n_frames: int = 5) -> Fixture:
     raw = periodic_frames({"O": 64, "H": 128}, 12.42, n_frames, seed=3)
     return Fixture("water", {"dataset_1593_eVAng.xyz": extxyz_text(raw)}, raw, 1.0)

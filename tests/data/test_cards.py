@@ -65,6 +65,8 @@ def test_molecule_cards():
     assert md17.file(ccsd.file).archive == "zip"
     assert "CCSD" in md17.level_of_theory_for("md17/aspirin_ccsd")
     assert md17.file("aspirin_dft.npz").url == "http://quantum-machine.org/gdml/data/npz/aspirin_dft.npz"
+    # `mlip-bench download md17` fetches the eight DFT molecules; the CCSD sets are extras
+    assert md17.main_variants == [f"md17/{m}" for m in dft]
 
     rmd17 = load_card("rmd17")
     assert len(rmd17.molecules) == 10 and "azobenzene" in rmd17.molecules
@@ -77,6 +79,7 @@ def test_molecule_cards():
     }
     assert rmd17.files[0].url == "https://figshare.com/ndownloader/files/23950376"
     assert rmd17.variant_source("rmd17/salicylic").members[0].path.endswith("rmd17_salicylic.npz")
+    assert rmd17.main_variants == rmd17.variants and load_card("lips").main_variants == ["lips"]
 
 
 def test_uncertain_url_is_marked_unverified():
@@ -109,6 +112,8 @@ def _write_variant(tmp_path: Path, name: str, edit) -> Path:
         (lambda c: c["source"].update(file="other.xyz"), "other.xyz"),
         (lambda c: c.update(molecules={"x": c["source"]}), "exactly one"),
         (lambda c: c.update(surprise=1), "surprise"),
+        (lambda c: c["source"].update(extra=True), "cannot be extra"),
+        (lambda c: c.update(molecules={"x": {**c.pop("source"), "extra": True}}), "every molecule is `extra`"),
     ],
 )
 def test_invalid_cards_are_refused_with_the_file_named(tmp_path, edit, message):
