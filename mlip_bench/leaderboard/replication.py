@@ -233,18 +233,17 @@ class ClaimCheck:
 def compare_curves(first: Curve, second: Curve, metric: str, confidence: float = CONFIDENCE) -> tuple[list[int], SlopeDifference | None]:
     """Seed-level Δb = b(first) − b(second) over the sizes where both have certified points.
 
-    Paired per seed when both curves have slopes for the same seeds (each seed's slopes over the
-    sizes where *that seed* is certified in both curves), Welch otherwise.
+    When both curves have slopes for the same seeds, each seed's two slopes are fitted over the
+    sizes certified for *that seed* in both curves and the differences are paired (a seed without
+    two such sizes is dropped); otherwise a Welch interval compares the per-seed slopes. Returns
+    the common sizes and the difference (None with fewer than two common sizes).
     """
     sizes = sorted(set(first.certified_sizes(metric)) & set(second.certified_sizes(metric)))
     if len(sizes) < 2:
         return sizes, None
     a = first.seed_slopes(metric, sizes)
     b = second.seed_slopes(metric, sizes)
-    if not a or not b:
-        return sizes, None
-    if set(a) == set(b) and len(a) >= 2:
-        # per-seed pairing: each seed's two slopes over the sizes certified for that seed in both
+    if set(a) == set(b):
         pa: dict[int, float] = {}
         pb: dict[int, float] = {}
         for seed in a:
@@ -252,8 +251,9 @@ def compare_curves(first: Curve, second: Curve, metric: str, confidence: float =
             sa, sb = first.seed_slopes(metric, own).get(seed), second.seed_slopes(metric, own).get(seed)
             if sa is not None and sb is not None:
                 pa[seed], pb[seed] = sa, sb
-        if len(pa) == len(a):
-            a, b = pa, pb
+        a, b = pa, pb
+    if not a or not b:
+        return sizes, None
     return sizes, slope_difference(a, b, confidence)
 
 

@@ -289,3 +289,15 @@ def test_every_claim_status_has_a_rule_text():
 def test_published_file_is_the_checkout_file():
     assert default_published_path().is_file()
     assert REPO in default_published_path().parents
+
+
+def test_pairs_each_seed_over_the_sizes_certified_for_it_in_both_curves():
+    steep = _curve("nequip-l1", 1, -0.55, 80.0)
+    # seed 2 of l = 0 is still improving at 950: seed 2 is compared on 50-550, seeds 0 and 1 on 50-950
+    shallow = _curve("nequip-l0", 0, -0.30, 90.0, uncertified={(950, 2)})
+    (cmp,) = _check("lc-equivariant-steeper-than-l0", steep + shallow).comparisons
+    assert cmp.sizes == [50, 150, 550, 950]
+    diff = cmp.difference
+    assert diff.method == PAIRED and sorted(diff.first_slopes) == [0, 1, 2]
+    assert diff.estimate == pytest.approx(-0.25, abs=1e-9)  # the shared scatter cancels seed by seed
+    assert cmp.status == HOLDS
