@@ -200,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except SystemExit:
         raise
+    except BrokenPipeError:  # `mlip-bench ... | head`: the reader left; not an error of ours
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), sys.stdout.fileno())
+        return 141
     except Exception as exc:  # noqa: BLE001 (the one place that turns any error into a line)
         if _is_abort(exc):
             if debug():
