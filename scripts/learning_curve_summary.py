@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     if converged:
         _ladder_table(converged, certified=True)
     else:
-        print("(no protocol has certified runs)")
+        print("(no learning curve has certified runs at two or more sizes yet)")
     if budget:
         print()
         protocols = ", ".join(sorted({c.protocol for c in budget}))

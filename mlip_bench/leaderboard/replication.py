@@ -354,33 +354,51 @@ def _check_figure(claim: Claim, fig: CurveFigure) -> ClaimCheck:
     return ClaimCheck(claim, fig.dataset, status, "; ".join(parts), first, second, fig.key, comparisons, still, notes)
 
 
+def _budget_only(claim: Claim, figs: list[CurveFigure]) -> tuple[list[Curve], str]:
+    """The budget-study curves a claim would compare, and the note naming them."""
+    matched = [
+        c for f in figs if f.budget_study for c in f.curves
+        if claim.steeper.matches(c.family, c.l_max) or (claim.than is not None and claim.than.matches(c.family, c.l_max))
+    ]
+    if not matched:
+        return [], ""
+    protocols = ", ".join(sorted({c.protocol for c in matched}))
+    note = (
+        f"budget-study curves, not judged (protocol {protocols}: every point still improving, so no slope "
+        f"is fitted): " + ", ".join(sorted(c.label for c in matched))
+    )
+    return matched, note
+
+
 def check_claim(claim: Claim, figures: list[CurveFigure]) -> list[ClaimCheck]:
     """One check per dataset of the claim and per certified split figure on it.
 
     Budget-study figures (every point still improving) never decide a claim: a dataset that has
-    only those gets one "not comparable" check naming them ("not run" when no curve matches).
+    only those gets one "not comparable" check naming them ("not run" when no curve matches), and a
+    certified figure that cannot be checked ("not run") while budget-study curves exist on the
+    dataset is "not comparable" too.
     """
     out: list[ClaimCheck] = []
     for dataset in claim.datasets:
         figs = [f for f in figures if f.dataset == dataset]
         main = [f for f in figs if not f.budget_study]
+        budget_curves, budget_note = _budget_only(claim, figs)
         if main:
-            out.extend(_check_figure(claim, fig) for fig in main)
+            for fig in main:
+                check = _check_figure(claim, fig)
+                if check.status == NOT_RUN and budget_curves:
+                    check.status = NOT_COMPARABLE
+                    check.notes.append(budget_note)
+                    check.detail += "; " + budget_note
+                out.append(check)
             continue
-        matched = [
-            c for f in figs for c in f.curves
-            if claim.steeper.matches(c.family, c.l_max) or (claim.than is not None and claim.than.matches(c.family, c.l_max))
-        ]
-        if not matched:
+        if not budget_curves:
             out.append(ClaimCheck(claim, dataset, NOT_RUN, "no learning curves on this dataset",
                                   notes=["no learning curves on this dataset"]))
             continue
-        protocols = ", ".join(sorted({c.protocol for c in matched}))
-        detail = (
-            f"only budget-study curves (protocol {protocols}: every point still improving, so no slope is "
-            f"fitted): " + ", ".join(sorted(c.label for c in matched))
-        )
-        out.append(ClaimCheck(claim, dataset, NOT_COMPARABLE, detail, figure_key=figs[0].key, notes=[detail]))
+        first_budget = next(f for f in figs if f.budget_study)
+        note = "only " + budget_note
+        out.append(ClaimCheck(claim, dataset, NOT_COMPARABLE, note, figure_key=first_budget.key, notes=[note]))
     return out
 
 

@@ -43,7 +43,7 @@ def test_budget_study_is_printed_apart_without_slopes(tmp_path, capsys):
                 write_record(rec, tmp_path)
     _summary().main([str(tmp_path)])
     out = capsys.readouterr().out
-    assert "(no protocol has certified runs)" in out
+    assert "(no learning curve has certified runs at two or more sizes yet)" in out
     assert "## Budget study (protocol short" in out
     assert "| md17/aspirin | nequip-l1 [short] | 0,1 | 100.0 ± 0.0 |" in out
     assert "| not comparable |" in _row(out, "| lc-equivariant-steeper-than-l0 | md17/aspirin |")

@@ -265,6 +265,11 @@ def test_budget_study_curves_are_not_comparable():
               if c.dataset == "md17/aspirin"]
     assert [c.status for c in checks] == [HOLDS]
     assert "[short]" not in checks[0].detail
+    # a certified figure that cannot decide it ("not run") beside a budget study: not comparable
+    lone = [r for r in _curve("nequip-l0", 0, -0.30, 90.0, protocol="plateau") if r.n_train == 50]
+    checks = [c for c in check_claim(CLAIMS["lc-equivariant-steeper-than-l0"], group_figures(build_curves(short + lone)))
+              if c.dataset == "md17/aspirin"]
+    assert [c.status for c in checks] == [NOT_COMPARABLE] and "nequip-l1 [short]" in checks[0].detail
 
 
 def test_a_curve_with_one_certified_size_is_left_out_and_named():
