@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlip_bench.errors import ConfigError, describe_validation_error
 
@@ -42,6 +42,11 @@ class Protocol(BaseModel):
     eps: float = 1e-8
     weight_decay: float = 0.0
     batch_size: int = Field(5, ge=1)
+    # -- learning-rate schedule --------------------------------------------------------------------
+    #: "plateau": ReduceLROnPlateau on the validation loss (the paper); "cosine": linear warm-up
+    #: over ``warmup_steps``, then cosine decay to zero at the step budget (needs a step budget)
+    lr_schedule: Literal["plateau", "cosine"] = "plateau"
+    warmup_steps: int = Field(0, ge=0)
     # -- ReduceLROnPlateau on the validation loss, stepped once per validation -------------------
     scheduler_factor: float = Field(0.8, gt=0, lt=1)
     scheduler_patience: int = Field(50, ge=0)
@@ -78,6 +83,12 @@ class Protocol(BaseModel):
     max_val_frames: int | None = Field(None, ge=1)
     eval_batch_size: int = Field(16, ge=1)
     description: str = ""
+
+    @model_validator(mode="after")
+    def _cosine_needs_budget(self) -> "Protocol":
+        if self.lr_schedule == "cosine" and self.max_steps is None and not self.steps_by_n_train:
+            raise ValueError("lr_schedule 'cosine' needs a step budget (max_steps or steps_by_n_train)")
+        return self
 
     def step_budget(self, n_train: int) -> int | None:
         """Optimiser-step budget for a training set of ``n_train`` frames (None = unbounded)."""

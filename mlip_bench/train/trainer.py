@@ -54,6 +54,20 @@ class TrainingResult:
         return asdict(self)
 
 
+class cosine_with_warmup:
+    """Learning-rate factor at optimiser step ``k``: linear warm-up from 0 over ``warmup`` steps,
+    then cosine decay from 1 to 0 at step ``total`` (a picklable callable for ``LambdaLR``)."""
+
+    def __init__(self, warmup: int, total: int):
+        self.warmup, self.total = int(warmup), max(int(total), 1)
+
+    def __call__(self, k: int) -> float:
+        if k < self.warmup:
+            return (k + 1) / self.warmup
+        span = max(self.total - self.warmup, 1)
+        return 0.5 * (1.0 + math.cos(math.pi * min(k - self.warmup, span) / span))
+
+
 class _Progress:
     """A rich progress bar (or nothing) showing epoch, losses, validation MAE and time left."""
 
@@ -146,11 +160,18 @@ class Trainer:
             amsgrad=protocol.amsgrad,
             foreach=True,  # one multi-tensor update instead of a Python loop over parameters
         )
-        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode="min", factor=protocol.scheduler_factor, patience=protocol.patience_for(n_train)
-        )
+        self.step_scheduler = None  # stepped after every optimiser step (cosine)
+        if protocol.lr_schedule == "cosine":
+            self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+                self.optimizer, cosine_with_warmup(protocol.warmup_steps, int(self.step_budget or 1))
+            )
+            self.step_scheduler = self.scheduler
+        else:
+            self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                self.optimizer, mode="min", factor=protocol.scheduler_factor, patience=protocol.patience_for(n_train)
+            )
         self._trainable = [p for p in potential.parameters() if p.requires_grad]
-        self.start_learning_rate = float(self.optimizer.param_groups[0]["lr"])
+        self.start_learning_rate = float(self.optimizer.defaults["lr"])
         self.learning_rate_floor = protocol.learning_rate_floor(self.start_learning_rate)
         self.ema = ExponentialMovingAverage(potential, protocol.ema_decay, protocol.ema_use_num_updates)
         self.shuffle = torch.Generator().manual_seed(self.seed)
@@ -231,7 +252,8 @@ class Trainer:
         p = self.protocol
         unit = "epochs" if p.validate_every_steps is None else "validations"
         # plateau rules first: a run that plateaus exactly at its budget counts as converged
-        if self.optimizer.param_groups[0]["lr"] < self.learning_rate_floor:
+        plateau = p.lr_schedule == "plateau"  # a cosine schedule reaches any floor by design
+        if plateau and self.optimizer.param_groups[0]["lr"] < self.learning_rate_floor:
             return "lr-floor", f"learning rate below {self.learning_rate_floor:g}"
         if self.epochs_since_best >= p.early_stopping_patience:
             return "no-validation-gain", f"no validation gain for {p.early_stopping_patience} {unit}"
@@ -281,6 +303,8 @@ class Trainer:
         if grads and not bool(torch.stack(torch._foreach_norm(grads)).isfinite().all()):
             raise self._diverged("gradients are not finite")
         self.optimizer.step()
+        if self.step_scheduler is not None:
+            self.step_scheduler.step()
         self.ema.update()
         self.step += 1
         return loss
@@ -358,7 +382,8 @@ class Trainer:
         if not math.isfinite(val["val_loss"]):
             raise self._diverged(f"validation loss is {val['val_loss']}")
         self.last_validation_step = self.step
-        self.scheduler.step(val["val_loss"])
+        if self.step_scheduler is None:
+            self.scheduler.step(val["val_loss"])
         if val["val_loss"] < self.best_val_loss:
             self.best_val_loss = val["val_loss"]
             self.best_epoch = self.epoch

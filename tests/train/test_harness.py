@@ -103,3 +103,19 @@ def test_extra_named_test_sets_get_their_own_metrics(tmp_path, baselines):
     assert load_records(out) == [record]  # written and read back with the extra metrics
     table = records_dataframe(out, split="test_X")
     assert table.loc[0, "n_frames"] == 10
+
+
+def test_record_carries_convergence_and_validation_history(tmp_path, baselines, toy_root):
+    """A run ended by a plateau rule is certified; one ended by its step budget is not; both
+    records carry the per-validation history."""
+    out = tmp_path / "out"
+    budget = run_cell("pairmlp", "toy", 20, 0, "smoke", out, root=toy_root)
+    assert budget.convergence is not None and not budget.certified
+    assert budget.convergence.rule == "budget"
+    assert budget.schema_version == 2 and budget.n_parameters_effective == budget.n_parameters
+    history = budget.validation_history
+    assert history.step[-1] == budget.timings.steps and len(history.val_force_mae_mev_per_a) == len(history.step)
+    plateau = run_cell("pairmlp", "toy", 20, 0, "smoke", out, root=toy_root,
+                       overrides={"max_steps": 10_000, "early_stopping_patience": 2, "validate_every_steps": 8})
+    assert plateau.certified and plateau.convergence.rule in ("no-validation-gain", "lr-floor")
+    assert "converged" in plateau.convergence.detail

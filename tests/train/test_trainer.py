@@ -132,3 +132,55 @@ def test_last_checkpoint_and_best_model_load_the_same_best_ema_weights(tmp_path,
     for name, value in trainer.potential.state_dict().items():
         assert torch.equal(from_best.state_dict()[name], value), name
         assert torch.equal(from_last.state_dict()[name], value), name
+
+
+def _flat_validation(trainer):
+    trainer.validate = lambda: {"val_loss": 1.0, "val_energy_mae_mev": 1.0, "val_force_mae_mev_per_a": 1.0}
+
+
+def test_validation_cadence_in_steps_and_patience_in_validations(tmp_path, baselines):
+    """validate_every_steps: validation only once enough steps passed (25 frames, batch 5 = 5
+    steps per epoch, so every 3rd epoch for 12 steps); patience counts validations."""
+    trainer, _ = make_trainer(tmp_path, baselines, max_steps=1000, validate_every_steps=12, early_stopping_patience=2)
+    _flat_validation(trainer)
+    result = trainer.fit()
+    assert [h["step"] for h in result.history] == [15, 30, 45]
+    assert result.stop_rule == "no-validation-gain" and "2 validations" in result.stop_reason
+    assert result.best_epoch == 3
+
+
+def test_budget_end_is_validated_and_not_certified(tmp_path, baselines):
+    """A step budget that ends between validations still validates the last steps; the run is
+    ended by its budget, so it is not a converged run."""
+    trainer, _ = make_trainer(tmp_path, baselines, max_steps=22, validate_every_steps=100)
+    result = trainer.fit()
+    assert result.history[-1]["step"] == 22
+    assert result.stop_rule == "budget"
+
+
+def test_lr_floor_relative_to_start_certifies_convergence(tmp_path, baselines):
+    trainer, _ = make_trainer(tmp_path, baselines, max_steps=1000, learning_rate=1e-2, min_learning_rate_factor=0.3,
+                              scheduler_patience=0, scheduler_factor=0.5)
+    _flat_validation(trainer)
+    result = trainer.fit()
+    # 1e-2 -> 5e-3 -> 2.5e-3 < 0.3 x 1e-2: two plateaus, then the floor ends the run
+    assert result.stop_rule == "lr-floor"
+    assert result.history[-1]["lr"] == pytest.approx(2.5e-3)
+
+
+def test_cosine_schedule_warms_up_decays_to_zero_and_is_not_certified(tmp_path, baselines):
+    trainer, _ = make_trainer(tmp_path, baselines, max_steps=50, learning_rate=1e-2, lr_schedule="cosine",
+                              warmup_steps=10, min_learning_rate=1e-3)
+    lrs = [h["lr"] for h in trainer.fit().history]
+    # after 5 steps: warm-up factor (5 + 1) / 10; after 10 steps: warm-up done, cosine at its top
+    assert lrs[0] == pytest.approx(0.6e-2) and lrs[1] == pytest.approx(1e-2)
+    assert lrs[-1] == pytest.approx(0.0, abs=1e-12)
+    assert trainer._result("", "budget").stop_rule == "budget"
+    assert trainer.step == 50  # the LR floor does not stop a cosine run early
+
+
+def test_cosine_needs_a_budget():
+    from mlip_bench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="step budget"):
+        load_protocol("paper", "molecule", lr_schedule="cosine")
