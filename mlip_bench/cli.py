@@ -66,11 +66,12 @@ def _register_commands() -> None:
         data_commands,
         import_commands,
         leaderboard_commands,
+        md_commands,
         run_commands,
         sweep_commands,
     )
 
-    for module in (data_commands, import_commands, run_commands, leaderboard_commands, sweep_commands):
+    for module in (data_commands, import_commands, run_commands, leaderboard_commands, sweep_commands, md_commands):
         module.register(app)
 
 
