@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Optional
 
@@ -22,37 +21,15 @@ DEMO_LADDER = (50, 100, 200)
 DEMO_PROTOCOL = "demo"
 
 
-def parse_n_train(spec: str, ladder: list[int] | None) -> list[int]:
-    """Training sizes from ``50,100,250`` (a list), ``250`` (one size) or ``A..B`` (the card's
-    ladder clipped to [A, B]); ``ConfigError`` with the accepted forms otherwise."""
-    spec = spec.strip()
-    match = re.fullmatch(r"(\d*)\s*\.\.\s*(\d*)", spec)
-    if match:
-        if not ladder:
-            raise ConfigError(f"--n-train {spec}: this dataset has no card ladder; list the sizes, e.g. 50,100,250")
-        low = int(match.group(1)) if match.group(1) else 0
-        high = int(match.group(2)) if match.group(2) else max(ladder)
-        sizes = [n for n in ladder if low <= n <= high]
-        if not sizes:
-            raise ConfigError(f"--n-train {spec}: no ladder size lies in [{low}, {high}]; the ladder is {ladder}")
-        return sizes
+def parse_n_train(spec: str, ladder: list[int] | None, dataset: str = "this dataset") -> list[int]:
+    """Training sizes from ``--n-train`` in the grammar of :mod:`mlip_bench.data.ladder` (a list,
+    one size or ``A..B`` over the card's ``ladder``), ascending; ``ConfigError`` otherwise."""
+    from mlip_bench.data.ladder import parse_ladder, resolve_ladder
+
     try:
-        sizes = [int(part) for part in spec.split(",") if part.strip()]
-    except ValueError:
-        raise ConfigError(f"--n-train {spec!r}: use a list (50,100,250), one size (250) or a range (50..1000)") from None
-    if not sizes or any(n < 1 for n in sizes):
-        raise ConfigError(f"--n-train {spec!r}: sizes must be positive integers")
-    return sorted(dict.fromkeys(sizes))
-
-
-def _card_ladder(variant: str) -> tuple[list[int] | None, int | None]:
-    from mlip_bench.data.cards import list_cards, load_card
-
-    base = variant.split("/")[0]
-    if base not in list_cards():
-        return None, None
-    card = load_card(base)
-    return list(card.ladder), card.splits.default_n_train
+        return resolve_ladder(parse_ladder(spec), dataset, ladder)
+    except ValueError as err:
+        raise ConfigError(f"--n-train {spec.strip()}: {err}") from None
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
@@ -107,7 +84,7 @@ def run_command(
     dataset: str = typer.Option(DEFAULT_DATASET, "--dataset", "-d", help="Dataset variant, e.g. md17 or rmd17/ethanol."),
     molecule: Optional[str] = typer.Option(None, "--molecule", "-m", help="Molecule of a multi-molecule dataset."),
     n_train: Optional[str] = typer.Option(
-        None, "--n-train", "-n", help="Training sizes: 50,100,250 or A..B (card ladder in [A, B]). Default: the card's default."
+        None, "--n-train", "-n", help="Training sizes: 50,100,250 or A..B (the card's ladder in [A, B]). Default: the card's default."
     ),
     seeds: int = typer.Option(1, "--seeds", min=1, help="Number of seeds (0..K-1); each seed draws its own split."),
     protocol: str = typer.Option("cpu", "--protocol", "-p", help="Protocol preset: paper, cpu, demo, smoke."),
@@ -117,7 +94,7 @@ def run_command(
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
 ) -> None:
     """Train MODEL on every requested training size and seed; rerun to resume or skip finished runs."""
-    from mlip_bench.data.catalog import resolve_variant
+    from mlip_bench.data.catalog import card_for, resolve_variant
     from mlip_bench.models.registry import load_model_config
     from mlip_bench.train.harness import run_cell
     from mlip_bench.train.protocols import load_protocol
@@ -125,13 +102,13 @@ def run_command(
     variant = resolve_variant(dataset, molecule, root=root)
     load_model_config(model)  # unknown model -> one line before any data is touched
     load_protocol(protocol)
-    ladder, default_n = _card_ladder(variant)
+    card = card_for(variant)
     if n_train is None:
-        if default_n is None:
+        if card is None:
             raise ConfigError(f"{variant} has no dataset card; give --n-train, e.g. --n-train 50,100")
-        sizes = [default_n]
+        sizes = [card.splits.default_n_train]
     else:
-        sizes = parse_n_train(n_train, ladder)
+        sizes = parse_n_train(n_train, list(card.ladder) if card else None, variant)
     overrides = parse_overrides(set_)
     console = _console()
     records = []
@@ -160,8 +137,7 @@ def evaluate_command(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
 ) -> None:
     """Score a trained model (EMA weights of its best epoch) on a split of any dataset."""
-    from mlip_bench.data.cards import list_cards, load_card
-    from mlip_bench.data.catalog import open_store, resolve_variant
+    from mlip_bench.data.catalog import card_for, open_store, resolve_variant
     from mlip_bench.data.graphs import frame_to_graph
     from mlip_bench.data.splits import load_or_create_split
     from mlip_bench.train.checkpoint import load_trained_potential
@@ -175,8 +151,7 @@ def evaluate_command(
     variant = resolve_variant(dataset, molecule, root=root)
     seed = metadata.get("seed", 0) if seed is None else seed
     store = open_store(variant, root=root)
-    base = variant.split("/")[0]
-    card = load_card(base) if base in list_cards() else None
+    card = card_for(variant)
     if split == "all":
         indices = list(range(store.n_frames))
     else:

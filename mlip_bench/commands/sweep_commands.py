@@ -67,7 +67,7 @@ def sweep(
     if spec.runner == DEFAULT_RUNNER:
         _check_models(spec.model_names)
     resolve_runner(spec.runner)  # fail now, not in every worker
-    cells = expand_cells(spec)
+    cells = expand_cells(spec, root=root)
     out_dir = out or Path(spec.out or Path("runs") / spec.name)
     n_workers = workers or spec.workers
     n_threads = threads or spec.threads_per_worker

@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlip_bench.data.cards import list_cards, load_card
+from mlip_bench.data.cards import DatasetCard, list_cards, load_card
 from mlip_bench.errors import DatasetError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,6 +45,13 @@ def downloads_dir(root: str | os.PathLike[str] | None = None) -> Path:
 def card_variants() -> list[str]:
     """All variant names defined by the dataset cards."""
     return [v for name in list_cards() for v in load_card(name).variants]
+
+
+def card_for(variant: str) -> DatasetCard | None:
+    """The dataset card of ``variant`` (``NAME`` or ``NAME/MOLECULE``), or None for a dataset
+    without one (imported under the data root)."""
+    base = variant.split("/", 1)[0]
+    return load_card(base) if base in list_cards() else None
 
 
 def _check_syntax(variant: str) -> None:

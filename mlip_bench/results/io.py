@@ -39,7 +39,7 @@ def read_record(path: Path) -> RunRecord:
     path = Path(path)
     try:
         raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, ValueError) as err:  # ValueError: bad JSON or bad UTF-8
         raise ResultsError(f"{path}: not a readable JSON record ({err})") from None
     try:
         return RunRecord.model_validate(raw)

@@ -1,6 +1,7 @@
 """Sweep cells: one (model, dataset, n_train, seed, protocol) run, its state on disk and its lock.
 
-A cell's record lives at ``<out>/records/<run_id>.json`` (written by the harness). Its state is read
+A cell's record lives at ``<out>/records/<run_id>.json`` (written by the harness; the layout is
+:mod:`mlip_bench.results.io`'s). Its state is read
 from that file: a complete record means *done*, a failed record *failed*, anything else *pending*.
 A per-cell lock file (``<out>/locks/<run_id>.lock``, held with ``flock``) makes sure two workers,
 two sweep processes or two Slurm tasks never run the same cell at once; the operating system
@@ -11,18 +12,16 @@ from __future__ import annotations
 
 import enum
 import fcntl
-import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
+from mlip_bench.errors import ResultsError
+from mlip_bench.results.io import read_record, record_path
 from mlip_bench.results.schema import RunRecord
 
-RECORDS_DIR = "records"
 LOCKS_DIR = "locks"
 LOGS_DIR = "logs"
 #: earlier failed attempts of a cell are moved here before it is retried (not read by the leaderboard)
@@ -61,29 +60,26 @@ class Cell:
         return f"{self.display_model} {self.dataset} n={self.n_train} s={self.seed}"
 
 
-def record_path(out_dir: Path, run_id: str) -> Path:
-    """Where the harness writes the record of ``run_id``."""
-    return Path(out_dir) / RECORDS_DIR / f"{run_id}.json"
-
-
 def log_path(out_dir: Path, run_id: str) -> Path:
     """Where a worker sends the output (and the traceback, on failure) of one cell."""
     return Path(out_dir) / LOGS_DIR / f"{run_id}.log"
 
 
-def read_record(out_dir: Path, run_id: str) -> RunRecord | None:
-    """The record of ``run_id`` if one exists and validates, else ``None``."""
+def existing_record(out_dir: Path, run_id: str) -> RunRecord | None:
+    """The record of ``run_id`` under ``out_dir`` if one exists and validates, else ``None``
+    (a half-written or foreign file counts as no record)."""
     path = record_path(out_dir, run_id)
+    if not path.is_file():
+        return None
     try:
-        raw = json.loads(path.read_text())
-        return RunRecord.model_validate(raw)
-    except (FileNotFoundError, json.JSONDecodeError, ValidationError, UnicodeDecodeError):
+        return read_record(path)
+    except ResultsError:
         return None
 
 
 def cell_state(cell: Cell, out_dir: Path) -> CellState:
     """DONE for a complete record, FAILED for a failed one, PENDING otherwise."""
-    record = read_record(out_dir, cell.run_id)
+    record = existing_record(out_dir, cell.run_id)
     if record is None:
         return CellState.PENDING
     return CellState.DONE if record.status == "complete" else CellState.FAILED
@@ -95,7 +91,7 @@ def cell_status(cell: Cell, out_dir: Path) -> tuple[CellState, float | None, str
     RUNNING when some process holds the cell's lock (a worker here, or a Slurm task elsewhere on a
     shared file system), else the state of its record.
     """
-    record = read_record(out_dir, cell.run_id)
+    record = existing_record(out_dir, cell.run_id)
     if record is not None and record.status == "complete":
         return CellState.DONE, (record.timings.train_seconds if record.timings else None), ""
     if is_locked(out_dir, cell.run_id):

@@ -30,42 +30,16 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mlip_bench.errors import ConfigError
+from mlip_bench.data import ladder as ladders
+from mlip_bench.data.ladder import parse_ladder
+from mlip_bench.errors import ConfigError, DatasetError
 from mlip_bench.sweep.cells import Cell
 
 DEFAULT_RUNNER = "mlip_bench.train.harness:run_cell"
 
-_RANGE = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+)\s*$")
+_SEED_RANGE = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+)\s*$")
 _TIME = re.compile(r"^(?:(\d+)-)?(\d+):(\d{1,2})(?::(\d{1,2}))?$")
 _MEM = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*$", re.IGNORECASE)
-
-
-def _check_ladder(value: Any) -> list[int] | str:
-    """A ladder is a list of positive ints, a comma list ``"50,100"`` or a range ``"A..B"``."""
-    if isinstance(value, bool):
-        raise ValueError("expected a list of training-set sizes or 'A..B'")
-    if isinstance(value, int):
-        value = [value]
-    if isinstance(value, str):
-        if _RANGE.match(value):
-            lo, hi = (int(x) for x in _RANGE.match(value).groups())  # type: ignore[union-attr]
-            if lo > hi or lo < 1:
-                raise ValueError(f"range {value!r} must be 'A..B' with 1 <= A <= B")
-            return value.strip()
-        try:
-            value = [int(x) for x in value.split(",") if x.strip()]
-        except ValueError:
-            raise ValueError(f"{value!r} is neither a list like '50,100' nor a range 'A..B'") from None
-    if not isinstance(value, list) or not value:
-        raise ValueError("expected a non-empty list of training-set sizes or 'A..B'")
-    out = []
-    for item in value:
-        if isinstance(item, bool) or not isinstance(item, int) or item < 1:
-            raise ValueError(f"training-set size {item!r} is not a positive integer")
-        out.append(item)
-    if len(set(out)) != len(out):
-        raise ValueError(f"training-set sizes {out} contain duplicates")
-    return out
 
 
 class SlurmResources(BaseModel):
@@ -181,7 +155,7 @@ class DatasetEntry(BaseModel):
     @field_validator("n_train", mode="before")
     @classmethod
     def _ladder(cls, value: Any) -> list[int] | str | None:
-        return None if value is None else _check_ladder(value)
+        return None if value is None else parse_ladder(value)
 
 
 class CellMatch(BaseModel):
@@ -272,7 +246,7 @@ class SweepSpec(BaseModel):
     @field_validator("n_train", mode="before")
     @classmethod
     def _ladder(cls, value: Any) -> list[int] | str | None:
-        return None if value is None else _check_ladder(value)
+        return None if value is None else parse_ladder(value)
 
     @field_validator("seeds", mode="before")
     @classmethod
@@ -284,7 +258,7 @@ class SweepSpec(BaseModel):
                 raise ValueError("a seed count must be at least 1")
             return list(range(value))
         if isinstance(value, str):
-            match = _RANGE.match(value)
+            match = _SEED_RANGE.match(value)
             if not match:
                 raise ValueError(f"seeds {value!r} must be a list, a count or an inclusive range 'A..B'")
             lo, hi = int(match.group(1)), int(match.group(2))
@@ -359,29 +333,23 @@ def load_sweep(path: str | Path) -> SweepSpec:
 
 
 def card_ladder(dataset: str) -> list[int]:
-    """The standard training-set sizes of ``dataset`` from its card (``mlip_bench/cards/*.yaml``)."""
-    from mlip_bench.data.cards import load_card
+    """The standard training-set sizes of ``dataset`` from its card (empty without a card)."""
+    from mlip_bench.data.catalog import card_for
 
-    card = load_card(dataset)
-    ladder = card.ladder
-    if not ladder:
-        raise ConfigError(f"dataset {dataset!r} has no n_train ladder in its card; list the sizes explicitly")
-    return [int(n) for n in ladder]
+    card = card_for(dataset)
+    return [int(n) for n in card.ladder] if card is not None else []
 
 
 def resolve_ladder(
     ladder: list[int] | str, dataset: str, ladder_for: Callable[[str], list[int]] = card_ladder
 ) -> list[int]:
-    """Training-set sizes for ``dataset``: a list as given, or ``"A..B"`` = the card's ladder clipped."""
-    if isinstance(ladder, list):
-        return list(ladder)
-    lo, hi = (int(x) for x in _RANGE.match(ladder).groups())  # type: ignore[union-attr]
-    sizes = [n for n in ladder_for(dataset) if lo <= n <= hi]
-    if not sizes:
-        raise ConfigError(
-            f"n_train {ladder!r}: the ladder of {dataset!r} ({ladder_for(dataset)}) has no size in that range"
-        )
-    return sizes
+    """Training-set sizes for ``dataset``: a list as given (sorted), or ``"A..B"`` = the card's
+    ladder clipped to [A, B] (see :mod:`mlip_bench.data.ladder`); ``ConfigError`` otherwise."""
+    try:
+        card = ladder_for(dataset) if isinstance(ladder, str) else None
+        return ladders.resolve_ladder(ladder, dataset, card)
+    except ValueError as err:
+        raise ConfigError(f"n_train: {err}") from None
 
 
 def merge_overrides(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -419,36 +387,55 @@ def run_id_function(runner: str) -> RunIdFunction:
     return lambda model, dataset, n_train, seed, protocol, overrides: plain(model, dataset, n_train, seed, protocol)
 
 
+def _variant(name: str, root: str | Path | None) -> str:
+    """``name`` resolved as the harness resolves it; a name without a card that is not imported
+    (yet) stays as written: the runner reports it when the cell runs."""
+    from mlip_bench.data.catalog import card_for, resolve_variant
+
+    try:
+        return resolve_variant(name, root=root)
+    except DatasetError:
+        if card_for(name.strip().lower()) is not None:  # a card's dataset: bad molecule etc.
+            raise
+        return name
+
+
 def expand_cells(
     spec: SweepSpec,
     ladder_for: Callable[[str], list[int]] = card_ladder,
     run_id_for: RunIdFunction | None = None,
+    root: str | Path | None = None,
 ) -> list[Cell]:
     """All cells of the sweep, seed-major (a whole first-seed learning curve comes before the next seed).
 
-    Order: seed, dataset, n_train (small first), model. Overrides merge sweep-wide, then per
-    dataset, per model, per matching ``cell_overrides`` rule. Run ids come from ``run_id_for`` or
-    the runner module. ``ConfigError`` if two cells share a run id.
+    Order: seed, dataset, n_train (small first), model. Dataset names are resolved as the harness
+    resolves them (:func:`~mlip_bench.data.catalog.resolve_variant`: aliases to canonical names,
+    imported datasets looked up under ``root``), so a cell's run id is the one its record gets.
+    Overrides merge sweep-wide, then per dataset, per model, per matching ``cell_overrides`` rule
+    (``match.dataset`` may name the dataset as written or resolved). Run ids come from
+    ``run_id_for`` or the runner module. ``ConfigError`` if two cells share a run id.
     """
     if run_id_for is None:
         run_id_for = run_id_function(spec.runner)
+    variants = {d.name: _variant(d.name, root) for d in spec.datasets}
     ladders = {
-        d.name: resolve_ladder(d.n_train if d.n_train is not None else spec.n_train, d.name, ladder_for)  # type: ignore[arg-type]
+        d.name: resolve_ladder(d.n_train if d.n_train is not None else spec.n_train, variants[d.name], ladder_for)  # type: ignore[arg-type]
         for d in spec.datasets
     }
     cells: list[Cell] = []
     seen: dict[str, Cell] = {}
     for seed in spec.seeds:
         for entry in spec.datasets:
+            variant = variants[entry.name]
             for n_train in sorted(ladders[entry.name]):
                 for model in spec.models:
                     overrides = merge_overrides(spec.overrides, entry.overrides)
                     overrides = merge_overrides(overrides, model.overrides)
                     for rule in spec.cell_overrides:
-                        if rule.match.matches(model.key, entry.name, n_train, seed):
+                        if any(rule.match.matches(model.key, name, n_train, seed) for name in {entry.name, variant}):
                             overrides = merge_overrides(overrides, rule.overrides)
-                    rid = run_id_for(model.name, entry.name, n_train, seed, spec.protocol, overrides)
-                    cell = Cell(model.name, entry.name, n_train, seed, spec.protocol, rid, overrides, model.key)
+                    rid = run_id_for(model.name, variant, n_train, seed, spec.protocol, overrides)
+                    cell = Cell(model.name, variant, n_train, seed, spec.protocol, rid, overrides, model.key)
                     if rid in seen:
                         raise ConfigError(
                             f"sweep {spec.name!r}: cells {seen[rid].label()!r} and {cell.label()!r} "

@@ -22,16 +22,17 @@ from typing import Any, Literal
 
 from mlip_bench.errors import ConfigError
 from mlip_bench.paths import model_config_path
-from mlip_bench.results.schema import DatasetRef, Environment, RunRecord, SplitRef
+from mlip_bench.results.failed import failed_record
+from mlip_bench.results.io import record_path
+from mlip_bench.results.schema import RunRecord
 from mlip_bench.sweep.cells import (
     Cell,
     CellLock,
     CellState,
     archive_failed_record,
     cell_state,
+    existing_record,
     log_path,
-    read_record,
-    record_path,
 )
 
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -127,8 +128,9 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text}"[:2000]
 
 
-def failed_record(cell: Cell, error: str, seconds: float = 0.0) -> RunRecord:
-    """A RunRecord with ``status="failed"`` for a cell whose runner raised ``error``."""
+def failed_cell_record(cell: Cell, error: str, seconds: float = 0.0) -> RunRecord:
+    """The failed RunRecord of a cell whose runner raised ``error`` (model details filled in when
+    its config loads; see :func:`mlip_bench.results.failed.failed_record`)."""
     family, config, name = "unknown", {}, cell.model
     baseline = model_config_path(cell.model)
     known = baseline.is_file() or Path(cell.model).suffix in (".yaml", ".yml")
@@ -139,27 +141,17 @@ def failed_record(cell: Cell, error: str, seconds: float = 0.0) -> RunRecord:
 
         cfg = load_model_config(cell.model, **dict(cell.overrides.get("model") or {}))
         family, config, name = cfg.model, cfg.model_dump(mode="json"), cfg.name
-    return RunRecord(
+    return failed_record(
         run_id=cell.run_id,
-        status="failed",
         error=error,
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model=name,
         model_family=family,
         model_config_full=config,
-        dataset=DatasetRef(name=cell.dataset, store_sha256=""),
-        split=SplitRef(name="", sha256="", seed=cell.seed, n_train=cell.n_train, n_val=0, n_test=0),
+        dataset=cell.dataset,
         n_train=cell.n_train,
         seed=cell.seed,
         protocol=cell.protocol,
         protocol_config={"overrides": cell.overrides} if cell.overrides else {},
-        environment=Environment(
-            hostname=os.uname().nodename,
-            platform=sys.platform,
-            python=sys.version.split()[0],
-            threads=int(os.environ.get("OMP_NUM_THREADS", "0") or 0),
-        ),
-        command=" ".join(sys.argv),
         notes=f"recorded by the sweep worker after {seconds:.1f} s",
     )
 
@@ -168,9 +160,9 @@ def record_failure(cell: Cell, out_dir: Path, error: str, seconds: float = 0.0) 
     """Write a failed record for ``cell`` unless the runner already left a record behind."""
     from mlip_bench.results.io import write_record
 
-    if read_record(out_dir, cell.run_id) is not None:
+    if existing_record(out_dir, cell.run_id) is not None:
         return
-    write_record(failed_record(cell, error, seconds), out_dir)
+    write_record(failed_cell_record(cell, error, seconds), out_dir)
 
 
 def execute_cell(
@@ -230,11 +222,11 @@ def execute_cell(
             record_failure(cell, out_dir, message, seconds)
             return CellOutcome(cell.run_id, "failed", seconds, message)
         seconds = time.monotonic() - start
-        if isinstance(result, RunRecord) and read_record(out_dir, cell.run_id) is None:
+        if isinstance(result, RunRecord) and existing_record(out_dir, cell.run_id) is None:
             from mlip_bench.results.io import write_record
 
             write_record(result, out_dir)
-        record = read_record(out_dir, cell.run_id)
+        record = existing_record(out_dir, cell.run_id)
         if record is None:
             message = f"runner {runner} returned without writing {record_path(out_dir, cell.run_id)}"
             record_failure(cell, out_dir, message, seconds)

@@ -8,7 +8,7 @@ import signal
 import time
 from pathlib import Path
 
-from mlip_bench.results.io import write_record
+from mlip_bench.results.io import record_path, write_record
 from mlip_bench.sweep.cells import (
     Cell,
     CellLock,
@@ -16,10 +16,10 @@ from mlip_bench.sweep.cells import (
     archive_failed_record,
     cell_state,
     cell_status,
+    existing_record,
     is_locked,
-    record_path,
 )
-from mlip_bench.sweep.worker import failed_record
+from mlip_bench.sweep.worker import failed_cell_record
 
 import cell_runner_for_tests as fake
 
@@ -31,8 +31,10 @@ def _cell(n: int = 10) -> Cell:
 def test_state_follows_the_record_on_disk(tmp_path: Path) -> None:
     cell = _cell()
     assert cell_state(cell, tmp_path) is CellState.PENDING
-    write_record(failed_record(cell, "TrainingError: loss is NaN"), tmp_path)
+    write_record(failed_cell_record(cell, "TrainingError: loss is NaN"), tmp_path)
     assert cell_state(cell, tmp_path) is CellState.FAILED
+    failed = existing_record(tmp_path, cell.run_id)
+    assert failed is not None and failed.error == "TrainingError: loss is NaN" and failed.dataset.name == "rmd17/ethanol"
     moved = archive_failed_record(tmp_path, cell.run_id)
     assert moved is not None and moved.exists() and "failed-attempts" in str(moved)
     assert cell_state(cell, tmp_path) is CellState.PENDING
@@ -42,6 +44,8 @@ def test_state_follows_the_record_on_disk(tmp_path: Path) -> None:
     # a truncated (corrupt) file is not mistaken for a finished cell
     record_path(tmp_path, cell.run_id).write_text('{"run_id": "x", "status": "comple')
     assert cell_state(cell, tmp_path) is CellState.PENDING
+    record_path(tmp_path, cell.run_id).write_bytes(b"\xff\xfe not utf-8")
+    assert cell_state(cell, tmp_path) is CellState.PENDING and existing_record(tmp_path, cell.run_id) is None
 
 
 def _hold_lock(out_dir: str, run_id: str, ready: "multiprocessing.synchronize.Event") -> None:

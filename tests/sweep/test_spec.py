@@ -174,3 +174,35 @@ def test_committed_sweep_files_are_valid_and_expand() -> None:
     assert {c.display_model for c in curve} == {"nequip-l0", "nequip-l1", "nequip-l2", "nequip-l3",
                                                  "nequip-l0-features512", "nequip-l0-features173"}
     assert len(curve) == 6 * 6 and len({c.run_id for c in curve}) == 36
+
+
+def test_dataset_aliases_resolve_as_the_harness_resolves_them(tmp_path: Path) -> None:
+    from mlip_bench.data.catalog import resolve_variant
+    from mlip_bench.data.cards import load_card
+
+    card = load_card("rmd17")
+    molecule, source = next((m, s) for m, s in card.molecules.items() if s.aliases)
+    alias = f"rmd17/{source.aliases[0]}"
+    assert resolve_variant(alias) == f"rmd17/{molecule}"
+    spec = parse_sweep({"name": "a", "models": ["nequip-l0"], "datasets": [alias.upper()], "n_train": "50..150",
+                        "protocol": "paper", "cell_overrides": [{"match": {"dataset": alias.upper()},
+                                                                 "overrides": {"max_steps": 3}}]})
+    cells = expand_cells(spec)  # the harness's run ids, as run_cell names the records
+    assert [c.dataset for c in cells] == [f"rmd17/{molecule}"] * 2
+    assert [c.run_id.split("__")[1] for c in cells] == [f"rmd17-{molecule}"] * 2
+    assert all(c.overrides == {"max_steps": 3} for c in cells)
+    both = parse_sweep({"name": "b", "models": ["m"], "datasets": [alias, f"rmd17/{molecule}"], "n_train": [5],
+                        "runner": RUNNER})
+    with pytest.raises(ConfigError, match="share run id"):
+        expand_cells(both)
+
+
+@pytest.mark.parametrize(
+    ("ladder", "words"),
+    [("50..", "needs both ends"), ("..950", "needs both ends"), ("50,,100", "empty entry"), ("10,10", "duplicates"),
+     ([], "empty"), ("ten", "not a training-set size")],
+)
+def test_ladder_grammar_is_the_command_line_one(ladder: object, words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_sweep({"name": "x", "models": ["m"], "datasets": ["d"], "n_train": ladder})
+    assert "field 'n_train'" in str(info.value) and words in str(info.value)

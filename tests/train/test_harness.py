@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from mlip_bench.errors import ConfigError, DatasetError, ModelError, ResultsError
-from mlip_bench.results.io import load_records, record_path
+from mlip_bench.results.failed import failed_record
+from mlip_bench.results.io import load_records, record_path, write_record
 from mlip_bench.train.harness import run_cell, run_id
 
 
@@ -53,10 +52,9 @@ def test_bad_inputs_say_what_to_do(tmp_path, baselines, toy_root):
 def test_failed_record_is_not_replaced_silently(tmp_path, baselines, toy_root):
     out = tmp_path / "out"
     record = run_cell("pairmlp", "toy", 10, 0, "smoke", out, root=toy_root, overrides={"max_steps": 2})
-    path = record_path(out, record.run_id)
-    raw = json.loads(path.read_text())
-    raw.update(status="failed", error="diverged")
-    path.write_text(json.dumps(raw))
+    failed = failed_record(run_id=record.run_id, error="diverged", model=record.model, dataset=record.dataset,
+                           n_train=record.n_train, seed=record.seed, protocol=record.protocol)
+    write_record(failed, out, overwrite=True)
     with pytest.raises(ResultsError, match="failed earlier.*delete"):
         run_cell("pairmlp", "toy", 10, 0, "smoke", out, root=toy_root, overrides={"max_steps": 2})
 

@@ -140,8 +140,7 @@ def import_variant(
     ``subset`` forces (True) or forbids (False) the ``imported-subset`` provenance; ``dedupe`` drops repeated frames (same fingerprint), keeping
     the first. An existing store is replaced only with ``force``.
     """
-    from mlip_bench.data.cards import list_cards, load_card
-    from mlip_bench.data.catalog import store_path
+    from mlip_bench.data.catalog import card_for, store_path
 
     if not paths:
         raise DatasetError("no files to import; give one or more PATHs")
@@ -194,7 +193,7 @@ def import_variant(
         raise DatasetError(f"no frames read from {', '.join(map(str, resolved))}")
 
     has_labels = any(subsets)
-    card = load_card(variant.split("/")[0]) if variant.split("/")[0] in list_cards() else None
+    card = card_for(variant)
     smaller_than_card = False
     card_version = None
     if card is not None:
