@@ -235,6 +235,22 @@ def load_state(path: Path, fingerprint: str) -> tuple[ReplicaState | None, str]:
     return state, ""
 
 
+def initial_velocities(atoms, temperature_k: float, rng: np.random.Generator) -> None:
+    """Maxwell-Boltzmann momenta at ``temperature_k``, without centre-of-mass motion (and, for a
+    molecule, without rotation), rescaled so the starting temperature is exactly ``temperature_k``."""
+    from ase import units
+    from ase.md.velocitydistribution import Stationary, ZeroRotation
+
+    masses = atoms.get_masses()[:, None]
+    atoms.set_momenta(rng.standard_normal((len(atoms), 3)) * np.sqrt(masses * units.kB * temperature_k))
+    Stationary(atoms)
+    if not np.any(atoms.pbc) and len(atoms) > 2:
+        ZeroRotation(atoms)
+    current = atoms.get_temperature()
+    if current > 0:
+        atoms.set_momenta(atoms.get_momenta() * np.sqrt(temperature_k / current))
+
+
 def _make_dynamics(atoms, settings: MDSettingsInput, rng):
     from ase import units
 
@@ -260,19 +276,13 @@ def run_replica(
 ) -> ReplicaState:
     """Advance one replica from ``state`` to ``settings.steps`` or its first failure, saving
     ``state`` atomically every ``checkpoint_every`` steps (and ``checkpoint_seconds``)."""
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary, ZeroRotation
-
     if state.done:
         return state
     atoms = atoms0.copy()
     atoms.calc = calc
     rng = np.random.default_rng([settings.seed, state.index, 1])
     if state.positions is None:
-        init = np.random.default_rng([settings.seed, state.index, 0])
-        MaxwellBoltzmannDistribution(atoms, temperature_K=settings.temperature_k, rng=init, force_temp=True)
-        Stationary(atoms)
-        if not np.any(atoms.pbc):
-            ZeroRotation(atoms)
+        initial_velocities(atoms, settings.temperature_k, np.random.default_rng([settings.seed, state.index, 0]))
     else:
         atoms.set_positions(state.positions)
         atoms.set_momenta(state.momenta)

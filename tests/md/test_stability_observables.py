@@ -1,0 +1,99 @@
+"""Stability criteria and observables on hand-made configurations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlip_bench.md import observables as obs
+from mlip_bench.md.stability import StabilityCheck, find_bonds
+
+WATER = np.array([[0.0, 0.0, 0.0], [0.96, 0.0, 0.0], [-0.24, 0.93, 0.0]])
+WATER_Z = np.array([8, 1, 1])
+
+
+def test_bonds_come_from_covalent_radii():
+    bonds = find_bonds(WATER, WATER_Z)
+    assert sorted(map(tuple, bonds.tolist())) == [(0, 1), (0, 2)]  # O-H twice, no H-H bond
+
+
+def test_stability_detector_fires_on_a_stretched_bond_only():
+    check = StabilityCheck.for_system(WATER, WATER_Z)
+    assert check.kind == "molecule"
+    assert check.check(WATER) == ""
+    mild = WATER.copy()
+    mild[1, 0] += 0.4  # 0.4 Å stretch: within the 0.5 Å tolerance
+    assert check.check(mild) == ""
+    stretched = WATER.copy()
+    stretched[1, 0] += 0.6
+    reason = check.check(stretched)
+    assert "bond 0-1" in reason and "0.60 Å" in reason
+    compressed = WATER.copy()
+    compressed[2] *= 0.4  # O-H shortened by about 0.58 Å
+    assert "bond 0-2" in check.check(compressed)
+    assert check.check(WATER, forces=np.full((3, 3), np.nan)) == "non-finite forces"
+    assert check.check(np.full((3, 3), np.inf)) == "non-finite positions"
+
+
+def test_reference_lengths_are_the_mean_over_reference_frames():
+    ref = np.stack([WATER, WATER * 1.1])
+    check = StabilityCheck.for_system(WATER, WATER_Z, reference_positions=ref)
+    np.testing.assert_allclose(check.reference_lengths, [0.96 * 1.05, np.hypot(0.24, 0.93) * 1.05])
+
+
+def test_periodic_detector_fires_on_close_atoms_across_the_boundary():
+    cell = np.eye(3) * 5.0
+    pbc = np.array([True, True, True])
+    pos = np.array([[0.1, 1.0, 1.0], [2.6, 1.0, 1.0]])
+    check = StabilityCheck.for_system(pos, np.array([29, 29]), cell, pbc)
+    assert check.kind == "periodic" and check.check(pos) == ""
+    close = np.array([[0.1, 1.0, 1.0], [4.8, 1.0, 1.0]])  # 0.3 Å apart through the boundary
+    assert "closer than 0.5" in check.check(close)
+    assert check.check(pos, forces=np.array([[np.inf, 0, 0], [0, 0, 0]])) == "non-finite forces"
+
+
+def test_hr_mae_is_zero_for_identical_sets_and_two_for_disjoint():
+    rng = np.random.default_rng(0)
+    frames = WATER + 0.05 * rng.standard_normal((50, 3, 3))
+    h = obs.distance_histogram(frames)
+    assert np.sum(h) * obs.HR_BIN_A == pytest.approx(1.0)
+    assert obs.hr_mae(h, obs.distance_histogram(frames.copy())) == 0.0
+    assert obs.hr_mae(h, obs.distance_histogram(frames * 3.0)) == pytest.approx(2.0)
+    assert 0 < obs.hr_mae(h, obs.distance_histogram(frames * 1.02)) < 2.0
+
+
+def test_rdf_of_an_ideal_gas_is_one_and_identical_sets_agree():
+    rng = np.random.default_rng(1)
+    cell = np.eye(3) * 8.0
+    frames = rng.uniform(0, 8.0, size=(200, 40, 3))
+    numbers = np.array([3] * 20 + [16] * 20)
+    r_max = obs.rdf_r_max(cell)
+    assert r_max == pytest.approx(4.0)
+    g = obs.rdfs(frames, numbers, cell, np.array([True] * 3), r_max, bin_width=0.25)
+    assert set(g) == {"Li-Li", "Li-S", "S-S"}
+    for curve in g.values():
+        assert np.mean(curve[4:]) == pytest.approx(1.0, abs=0.05)
+    assert obs.rdf_mae(g["Li-S"], g["Li-S"].copy()) == 0.0
+
+
+def test_diffusivity_of_a_random_walk():
+    rng = np.random.default_rng(2)
+    sigma, dt_ps = 0.1, 0.01  # Å per axis per sample; ps per sample
+    walk = np.cumsum(sigma * rng.standard_normal((600, 100, 3)), axis=0)
+    msd = obs.mean_square_displacement(walk)
+    d = obs.diffusivity(msd, dt_ps)
+    expected = sigma**2 / (2 * dt_ps) * obs.A2_PER_PS_TO_CM2_PER_S  # 3 sigma² per sample = 6 D dt
+    assert d == pytest.approx(expected, rel=0.1)
+    assert obs.diffusivity(msd[:3], dt_ps) is None
+
+
+def test_unwrap_and_continuity():
+    cell = np.eye(3) * 4.0
+    pbc = np.array([True] * 3)
+    straight = np.array([[[0.1 * k + 3.5, 1.0, 1.0]] for k in range(20)])
+    wrapped = straight.copy()
+    wrapped[..., 0] %= 4.0
+    assert obs.is_continuous(wrapped, cell, pbc)
+    np.testing.assert_allclose(obs.unwrap(wrapped, cell, pbc), straight)
+    shuffled = wrapped[np.random.default_rng(0).permutation(20)]
+    assert not obs.is_continuous(shuffled, cell, pbc)
