@@ -11,9 +11,16 @@ ROOT_HELP = "Directory holding stores and downloads (default: $MLIP_BENCH_ROOT, 
 
 
 def _console():
-    from rich.console import Console
+    from mlip_bench.commands.console import make_console
 
-    return Console(highlight=False, soft_wrap=False)
+    return make_console(highlight=False, soft_wrap=False)
+
+
+def _cells(*values: str) -> list[str]:
+    """Table cells with rich markup escaped (file and dataset names may contain ``[...]``)."""
+    from rich.markup import escape
+
+    return [escape(str(v)) for v in values]
 
 
 def _symbols(numbers) -> str:
@@ -135,7 +142,7 @@ def list_command(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_H
     local = set(imported_variants(root))
     table = Table(title=f"datasets (stores under {data_root(root)})")
     for column in ("name", "kind", "variants", "local stores", "level of theory", "raw energy unit", "url"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column == "name")
     for name in list_cards():
         card = load_card(name)
         variants = card.variants
@@ -146,14 +153,14 @@ def list_command(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_H
             local_text += f" (embedded demo: {', '.join(embedded)})"
         shown = f"{len(card.molecules)} molecules" if card.molecules else name
         status = {f.url_status for f in card.files}
-        table.add_row(
+        table.add_row(*_cells(
             name, card.kind, shown, local_text, card.level_of_theory.split(" (")[0],
             card.units.energy, "unverified" if "unverified" in status else "known",
-        )
+        ))
     cards = set(list_cards())
     for variant in sorted(local):
         if variant.split("/")[0] not in cards:
-            table.add_row(variant, "-", variant, variant, "-", "eV", "-")
+            table.add_row(*_cells(variant, "-", variant, variant, "-", "eV", "-"))
     _console().print(table)
 
 
@@ -240,9 +247,15 @@ def info_command(
     name: str = typer.Argument(..., help="Dataset: NAME or NAME/MOLECULE."),
     molecule: Optional[str] = typer.Option(None, "--molecule", "-m", help="Molecule, for md17 and rmd17."),
     root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
+    verify: bool = typer.Option(
+        False, "--verify", help="Read every chunk of the store and check its arrays against the content sha256."
+    ),
 ) -> None:
     """Frames, species, atoms per frame, units, level of theory, provenance, splits, duplicates."""
     from rich.table import Table
+
+    from mlip_bench.data.store import check_store_integrity
+    from mlip_bench.errors import DatasetError
 
     from mlip_bench.data.cards import list_cards, load_card
     from mlip_bench.data.catalog import (
@@ -252,25 +265,28 @@ def info_command(
         open_store,
         resolve_variant,
         store_path,
+        verified_cache_dir,
     )
 
     console = _console()
     base = name.strip().lower().split("/")[0]
     if base in list_cards() and "/" not in name and not molecule and load_card(base).molecules:
+        if verify:
+            raise DatasetError(f"--verify checks one store: name a molecule, e.g. {load_card(base).variants[0]}")
         card = load_card(base)
         table = Table(title=f"{card.name}: {card.title}", show_header=False)
         table.add_column("field", style="bold")
         table.add_column("value", overflow="fold")
         for key, value in _card_rows(card, None):
-            table.add_row(key, value)
+            table.add_row(*_cells(key, value))
         local = []
         for v in card.variants:
             if store_path(v, root).is_file():
                 local.append(v.split("/")[1])
             elif embedded_store_path(v) is not None:
                 local.append(v.split("/")[1] + " (embedded demo)")
-        table.add_row("molecules", ", ".join(card.molecules))
-        table.add_row("available locally", ", ".join(local) or f"none under {data_root(root)}")
+        table.add_row(*_cells("molecules", ", ".join(card.molecules)))
+        table.add_row(*_cells("available locally", ", ".join(local) or f"none under {data_root(root)}"))
         console.print(table)
         return
     variant = resolve_variant(name, molecule, root=root)
@@ -280,14 +296,19 @@ def info_command(
     table.add_column("value", overflow="fold")
     if card is not None:
         for key, value in _card_rows(card, variant):
-            table.add_row(key, value)
+            table.add_row(*_cells(key, value))
     has_store = store_path(variant, root).is_file() or embedded_store_path(variant) is not None
     if has_store:
         with open_store(variant, root=root) as store:
             for key, value in _store_rows(store):
-                table.add_row(key, value)
+                table.add_row(*_cells(key, value))
+            if verify:  # every chunk read: a corrupt one or changed arrays end in one error line
+                check_store_integrity(store, cache_dir=verified_cache_dir(root), every_chunk=True)
+                table.add_row(*_cells("integrity", "verified: every chunk read, the arrays match the content sha256"))
     else:
-        table.add_row("store", f"not available under {data_root(root)}; {download_hint(variant)}")
+        if verify:
+            raise DatasetError(f"no store for {variant} to verify under {data_root(root)}; {download_hint(variant)}")
+        table.add_row(*_cells("store", f"not available under {data_root(root)}; {download_hint(variant)}"))
     console.print(table)
 
 

@@ -51,32 +51,66 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 
 
 def _metrics_table(records: list, title: str):
+    from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=escape(title))
     for column in ("model", "dataset", "n_train", "seed", "protocol", "E MAE (meV)", "E MAE (meV/atom)",
                    "F MAE (meV/Å)", "F RMSE (meV/Å)", "steps", "train (s)", "status"):
-        table.add_column(column, justify="right" if column[0].isupper() or column in ("n_train", "seed", "steps") else "left")
+        table.add_column(
+            column, justify="right" if column[0].isupper() or column in ("n_train", "seed", "steps") else "left",
+            no_wrap=column in ("model", "dataset", "protocol"),
+        )
     for r in records:
         m = r.metrics.get("test")
         fmt = (lambda v: f"{v:.2f}") if m else None
-        table.add_row(
-            r.model, r.dataset.name, str(r.n_train), str(r.seed), r.protocol,
+        table.add_row(  # names come from record files: escaped, so rich never reads them as markup
+            escape(r.model), escape(r.dataset.name), str(r.n_train), str(r.seed), escape(r.protocol),
             fmt(m.energy_mae_mev) if m else "-",
             fmt(m.energy_mae_mev_per_atom) if m else "-",
             fmt(m.force_mae_mev_per_a) if m else "-",
             fmt(m.force_rmse_mev_per_a) if m else "-",
             str(r.timings.steps) if r.timings else "-",
             f"{r.timings.train_seconds:.0f}" if r.timings else "-",
-            r.status if r.status == "complete" else f"{r.status}: {r.error[:60]}",
+            escape(r.status if r.status == "complete" else f"{r.status}: {r.error[:60]}"),
         )
     return table
 
 
 def _console():
-    from rich.console import Console
+    from mlip_bench.commands.console import make_console
 
-    return Console()
+    return make_console()
+
+
+def _refuse_stale_record(model: str, variant: str, n: int, seed: int, protocol: str, out: Path, root,
+                         overrides) -> None:
+    """``ResultsError`` when a finished record of this run was made from another store than the
+    current one (imported or downloaded again since): say so instead of returning old numbers."""
+    from mlip_bench.data.catalog import open_store
+    from mlip_bench.errors import DatasetError, ResultsError
+    from mlip_bench.results.io import read_record, record_path
+    from mlip_bench.train.harness import cell_run_id, checkpoint_dir
+
+    rid = cell_run_id(model, variant, n, seed, protocol, overrides)
+    path = record_path(out, rid)
+    if not path.is_file():
+        return
+    record = read_record(path)
+    if record.status != "complete":
+        return
+    try:
+        with open_store(variant, root=root) as store:
+            current = store.sha256
+    except DatasetError:  # no store any more: the record is all there is
+        return
+    if record.dataset.store_sha256 != current:
+        ckpt = checkpoint_dir(out, rid)
+        raise ResultsError(
+            f"{path} is stale: made from store sha256 {record.dataset.store_sha256[:12]}..., but {variant} is now "
+            f"{current[:12]}... (imported or downloaded again since); run `rm {path}` and `rm -rf {ckpt}` "
+            "to train it again, or use a new --out"
+        )
 
 
 def run_command(
@@ -94,14 +128,19 @@ def run_command(
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
 ) -> None:
     """Train MODEL on every requested training size and seed; rerun to resume or skip finished runs."""
+    from rich.markup import escape
+
     from mlip_bench.data.catalog import card_for, resolve_variant
+    from mlip_bench.devices import check_device
     from mlip_bench.models.registry import load_model_config
-    from mlip_bench.train.harness import run_cell
+    from mlip_bench.results.run_lock import run_lock
+    from mlip_bench.train.harness import cell_run_id, run_cell
     from mlip_bench.train.protocols import load_protocol
 
     variant = resolve_variant(dataset, molecule, root=root)
     load_model_config(model)  # unknown model -> one line before any data is touched
     load_protocol(protocol)
+    device = check_device(device)
     card = card_for(variant)
     if n_train is None:
         if card is None:
@@ -114,9 +153,11 @@ def run_command(
     records = []
     for seed in range(seeds):
         for n in sizes:
-            console.print(f"[bold]{model}[/] on {variant}, n_train={n}, seed={seed}, protocol {protocol}")
-            record = run_cell(model, variant, n, seed, protocol, out, root=root, overrides=overrides or None,
-                              progress=True, device=device)
+            console.print(f"[bold]{escape(model)}[/] on {variant}, n_train={n}, seed={seed}, protocol {escape(protocol)}")
+            _refuse_stale_record(model, variant, n, seed, protocol, out, root, overrides or None)
+            with run_lock(out, cell_run_id(model, variant, n, seed, protocol, overrides or None)):
+                record = run_cell(model, variant, n, seed, protocol, out, root=root, overrides=overrides or None,
+                                  progress=True, device=device)
             m = record.metrics["test"]
             console.print(
                 f"  test: energy MAE {m.energy_mae_mev:.2f} meV, force MAE {m.force_mae_mev_per_a:.2f} meV/Å "
@@ -131,7 +172,7 @@ def evaluate_command(
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset variant (default: the run's)."),
     molecule: Optional[str] = typer.Option(None, "--molecule", "-m", help="Molecule of a multi-molecule dataset."),
     split: str = typer.Option("test", "--split", help="test, val, train (the training pool) or all."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Split seed (default: the run's)."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Split seed, 0 or more (default: the run's)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Evaluate at most this many frames (seeded sample)."),
     root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
@@ -150,7 +191,7 @@ def evaluate_command(
         raise ConfigError(f"{checkpoint} does not name its dataset; pass --dataset")
     variant = resolve_variant(dataset, molecule, root=root)
     seed = metadata.get("seed", 0) if seed is None else seed
-    store = open_store(variant, root=root)
+    store = open_store(variant, root=root, verify=True)
     card = card_for(variant)
     if split == "all":
         indices = list(range(store.n_frames))
@@ -167,7 +208,9 @@ def evaluate_command(
     console = _console()
     from rich.table import Table
 
-    table = Table(title=f"{config.name} on {variant} ({split}, {metrics.n_frames} frames)")
+    from rich.markup import escape
+
+    table = Table(title=escape(f"{config.name} on {variant} ({split}, {metrics.n_frames} frames)"))
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.model_dump().items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from pathlib import Path
 
@@ -67,6 +68,8 @@ def sweep(
     if spec.runner == DEFAULT_RUNNER:
         _check_models(spec.model_names)
     resolve_runner(spec.runner)  # fail now, not in every worker
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", spec.name):  # it becomes runs/<name>/ and a job name
+        raise ConfigError(f"sweep name {spec.name[:60]!r}: use letters, digits, '.', '_', '+', '-' (no '/' or '..')")
     cells = expand_cells(spec, root=root)
     out_dir = out or Path(spec.out or Path("runs") / spec.name)
     n_workers = workers or spec.workers

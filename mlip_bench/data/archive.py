@@ -4,6 +4,10 @@ Every member name is checked before anything is written: absolute paths, ``..`` 
 links that point outside the target are refused (the whole archive is rejected). Only regular
 files (and, when asked for, links that stay inside the target) are written; devices, FIFOs and
 other special members are skipped. A truncated or corrupt archive raises ``DownloadError``.
+
+``max_bytes`` bounds what an extraction may write: the members' declared sizes are checked
+against it before anything is written (a zip bomb is refused at once), and the bytes actually
+written are counted so a member that expands past its declared size stops early too.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 import lzma
 import os
 import posixpath
-import shutil
 import stat
 import tarfile
 import zipfile
@@ -79,9 +82,50 @@ def _inside(archive: Path, target: Path, dest: Path) -> Path:
     return dest
 
 
-def _write_stream(src, dest: Path) -> None:
+class _Budget:
+    """Bytes an extraction may still write (``None``: unbounded)."""
+
+    def __init__(self, archive: Path, max_bytes: int | None) -> None:
+        self.archive = archive
+        self.max_bytes = max_bytes
+        self.used = 0
+
+    def _refuse(self, total: int, name: str) -> DownloadError:
+        return DownloadError(
+            f"archive {self.archive.name} expands to more than {self.max_bytes} bytes "
+            f"(at least {total} by {name!r}; a damaged archive or a zip bomb); refusing to extract it. "
+            "Check the mirror / URL, or raise $MLIP_BENCH_MAX_EXTRACT_BYTES for a genuinely larger file"
+        )
+
+    def reserve(self, size: int, name: str) -> None:
+        """Refuse before writing a member of declared ``size`` that would not fit."""
+        if self.max_bytes is not None and self.used + max(int(size), 0) > self.max_bytes:
+            raise self._refuse(self.used + int(size), name)
+
+    def add(self, size: int, name: str) -> None:
+        self.used += size
+        if self.max_bytes is not None and self.used > self.max_bytes:
+            raise self._refuse(self.used, name)
+
+
+def _write_stream(src, dest: Path, budget: _Budget | None = None, name: str = "", limit: int | None = None) -> int:
+    """Copy ``src`` into ``dest`` block by block; stop early when the budget or ``limit`` (the
+    member's declared size) is exceeded. Returns the bytes written."""
+    written = 0
     with open(dest, "wb") as out:
-        shutil.copyfileobj(src, out, _CHUNK)
+        while True:
+            block = src.read(_CHUNK)
+            if not block:
+                break
+            written += len(block)
+            if limit is not None and written > limit:
+                raise DownloadError(
+                    f"archive member {name!r} expands past its declared size of {limit} bytes; refusing it"
+                )
+            if budget is not None:
+                budget.add(len(block), name)
+            out.write(block)
+    return written
 
 
 def extract_archive(
@@ -89,21 +133,24 @@ def extract_archive(
     kind: str,
     target: str | os.PathLike[str],
     members: Iterable[str] | None = None,
+    max_bytes: int | None = None,
 ) -> dict[str, Path]:
     """Extract ``archive`` (``kind`` one of zip, tar, tar.gz, tar.bz2, tar.xz) into ``target``.
 
     ``members``: the member paths wanted (normalised names); ``None`` extracts every regular file.
     Returns {member name: extracted path}. Raises ``DownloadError`` for unsafe members, a
-    truncated/corrupt archive, or a wanted member that is missing.
+    truncated/corrupt archive, a wanted member that is missing, or (with ``max_bytes``) members
+    that would write more than ``max_bytes`` in all.
     """
     archive = Path(archive)
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
     wanted = None if members is None else {normalise_member(m) for m in members}
+    budget = _Budget(archive, max_bytes)
     if kind == "zip":
-        found = _extract_zip(archive, target, wanted)
+        found = _extract_zip(archive, target, wanted, budget)
     elif kind in _TAR_MODES:
-        found = _extract_tar(archive, _TAR_MODES[kind], target, wanted)
+        found = _extract_tar(archive, _TAR_MODES[kind], target, wanted, budget)
     else:
         raise DownloadError(f"unknown archive kind {kind!r} for {archive.name}")
     if wanted is not None:
@@ -115,7 +162,7 @@ def extract_archive(
     return found
 
 
-def _extract_tar(archive: Path, mode: str, target: Path, wanted: set[str] | None) -> dict[str, Path]:
+def _extract_tar(archive: Path, mode: str, target: Path, wanted: set[str] | None, budget: _Budget) -> dict[str, Path]:
     found: dict[str, Path] = {}
     try:
         with tarfile.open(archive, mode) as tar:
@@ -127,9 +174,10 @@ def _extract_tar(archive: Path, mode: str, target: Path, wanted: set[str] | None
                     continue
                 dest = _inside(archive, target, target / name)
                 if member.isfile():
+                    budget.reserve(member.size, name)
                     src = tar.extractfile(member)
                     assert src is not None
-                    _write_stream(src, dest)
+                    _write_stream(src, dest, budget, name, limit=member.size)
                     if dest.stat().st_size != member.size:
                         raise DownloadError(f"archive {archive.name} is truncated inside {name!r}")
                     found[name] = dest
@@ -145,7 +193,7 @@ def _extract_tar(archive: Path, mode: str, target: Path, wanted: set[str] | None
     return found
 
 
-def _extract_zip(archive: Path, target: Path, wanted: set[str] | None) -> dict[str, Path]:
+def _extract_zip(archive: Path, target: Path, wanted: set[str] | None, budget: _Budget) -> dict[str, Path]:
     found: dict[str, Path] = {}
     try:
         with zipfile.ZipFile(archive) as zf:
@@ -153,7 +201,16 @@ def _extract_zip(archive: Path, target: Path, wanted: set[str] | None) -> dict[s
             for info in infos:  # check everything before writing anything
                 name = check_member_name(archive, info.filename)
                 if stat.S_ISLNK(info.external_attr >> 16):
+                    if info.file_size > 4096:
+                        raise DownloadError(f"archive {archive.name} has a link {name!r} with a {info.file_size}-byte target")
                     check_link_target(archive, info.filename, zf.read(info).decode("utf-8", "replace"))
+            declared = 0  # the sizes the archive declares for what will be written, before writing any
+            for info in infos:
+                name = normalise_member(info.filename)
+                if info.is_dir() or not name or (wanted is not None and name not in wanted):
+                    continue
+                declared += info.file_size
+                budget.reserve(declared, name)
             for info in infos:
                 name = normalise_member(info.filename)
                 if info.is_dir() or not name or (wanted is not None and name not in wanted):
@@ -164,7 +221,7 @@ def _extract_zip(archive: Path, target: Path, wanted: set[str] | None) -> dict[s
                     found[name] = dest
                     continue
                 with zf.open(info) as src:
-                    _write_stream(src, dest)
+                    _write_stream(src, dest, budget, name, limit=info.file_size)
                 found[name] = dest
     except DownloadError:
         raise

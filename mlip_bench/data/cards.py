@@ -22,7 +22,8 @@ from mlip_bench.units import ENERGY_UNITS_TO_EV, LENGTH_UNITS_TO_ANGSTROM
 
 
 ArchiveKind = Literal["none", "zip", "tar", "tar.gz", "tar.bz2", "tar.xz"]
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+#: a full sha256, or a published prefix of one (at least 12 hex digits, as load-atoms pins rMD17)
+_SHA256_RE = re.compile(r"^[0-9a-f]{12,64}$")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -36,6 +37,7 @@ class SourceFile(_Strict):
     name: str
     url: str
     alternates: list[str] = Field(default_factory=list)
+    #: the full sha256, or a published prefix of it (12 to 63 hex digits); cite the source in ``note``
     sha256: str | None = None
     size: int | None = Field(default=None, description="bytes")
     #: "known": the URL is the one reference code downloads from; "unverified": best guess, not checked
@@ -48,7 +50,9 @@ class SourceFile(_Strict):
         if "/" in self.name or self.name in ("", ".", ".."):
             raise ValueError(f"file name {self.name!r} must be a plain file name")
         if self.sha256 is not None and not _SHA256_RE.match(self.sha256):
-            raise ValueError(f"sha256 of {self.name} must be 64 lowercase hex digits")
+            raise ValueError(f"sha256 of {self.name} must be 64 lowercase hex digits (or a published prefix of 12 or more)")
+        if self.sha256 is not None and len(self.sha256) < 64 and not self.note:
+            raise ValueError(f"{self.name} pins a sha256 prefix: add a note citing where it is published")
         if self.sha256 is None and not self.note:
             raise ValueError(f"{self.name} has no sha256: add a note saying why it is not pinned")
         return self

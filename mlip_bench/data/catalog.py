@@ -6,6 +6,7 @@ Layout under the data root::
     <root>/stores/<name>/<molecule>.h5   per-molecule dataset, e.g. stores/rmd17/ethanol.h5
     <root>/downloads/<file name>         verified official files (as named on the card)
     <root>/pins.json                     sha256 recorded on first download of unpinned files
+    <root>/verified/<key>.json           stores whose content hash was checked (size, mtime, inode)
 """
 
 from __future__ import annotations
@@ -54,7 +55,16 @@ def card_for(variant: str) -> DatasetCard | None:
     return load_card(base) if base in list_cards() else None
 
 
+#: longest dataset or molecule name (a file name on every file system, with room for suffixes)
+MAX_NAME_LENGTH = 100
+
+
 def _check_syntax(variant: str) -> None:
+    if any(len(part) > MAX_NAME_LENGTH for part in variant.split("/")):
+        raise DatasetError(
+            f"dataset name {variant[:40]!r}... is {len(variant)} characters long; names and molecules "
+            f"have at most {MAX_NAME_LENGTH}"
+        )
     if not _VARIANT_RE.match(variant):
         raise DatasetError(
             f"invalid dataset name {variant!r}; use NAME or NAME/MOLECULE (lowercase), "
@@ -74,9 +84,11 @@ def imported_variants(root: str | os.PathLike[str] | None = None) -> list[str]:
     if not stores.is_dir():
         return []
     names = []
+    from mlip_bench.data.store import is_hdf5_file
+
     for path in stores.rglob("*.h5"):
         rel = path.relative_to(stores).with_suffix("").as_posix()
-        if _VARIANT_RE.match(rel):
+        if _VARIANT_RE.match(rel) and path.is_file() and is_hdf5_file(path):  # skip stray non-HDF5 files
             names.append(rel)
     return sorted(names)
 
@@ -150,16 +162,32 @@ def embedded_store_path(variant: str) -> Path | None:
     return None if path is None else Path(path)
 
 
-def open_store(variant: str, root: str | os.PathLike[str] | None = None) -> "Store":
+def verified_cache_dir(root: str | os.PathLike[str] | None = None) -> Path:
+    """Where successful store verifications are remembered (``<root>/verified/``)."""
+    return data_root(root) / "verified"
+
+
+def open_store(variant: str, root: str | os.PathLike[str] | None = None, verify: bool = False) -> "Store":
     """Open the store of ``variant``: the downloaded/imported one under the root, else the
-    embedded demo store (``rmd17/ethanol``), else ``DatasetError`` saying what to run."""
-    from mlip_bench.data.store import Store
+    embedded demo store (``rmd17/ethanol``), else ``DatasetError`` saying what to run.
+
+    ``verify``: first check that the arrays still hash to the store's recorded content sha256
+    (``DatasetError`` for a store changed in place); a verified, unchanged file is not read
+    again (see :func:`~mlip_bench.data.store.check_store_integrity`)."""
+    from mlip_bench.data.store import Store, check_store_integrity
 
     variant = resolve_variant(variant, root=root)
     path = store_path(variant, root)
-    if path.is_file():
-        return Store(path)
-    embedded = embedded_store_path(variant)
-    if embedded is not None and embedded.is_file():
-        return Store(embedded)
+    if not path.is_file():
+        embedded = embedded_store_path(variant)
+        path = embedded if embedded is not None and embedded.is_file() else None
+    if path is not None:
+        store = Store(path)
+        if verify:
+            try:
+                check_store_integrity(store, cache_dir=verified_cache_dir(root))
+            except BaseException:
+                store.close()
+                raise
+        return store
     raise DatasetError(f"no store for {variant} under {data_root(root)}; {download_hint(variant)}")

@@ -43,6 +43,11 @@ def read_index_file(path: str | os.PathLike[str]) -> list[int]:
     return indices
 
 
+def expected_frame_count(card: DatasetCard, variant: str) -> int | None:
+    """The frame count the card gives for ``variant`` (None when it does not know it)."""
+    return card.variant_source(variant).n_frames
+
+
 def convert_variant(
     card: DatasetCard,
     variant: str,
@@ -55,7 +60,8 @@ def convert_variant(
 
     ``member_files`` maps the card's member paths (data files and split index files) to local
     files; ``source_sha256`` is {official file name: sha256} for provenance. Returns ``dest``.
-    Raises ``DatasetError`` naming the file and frame for malformed data.
+    Raises ``DatasetError`` naming the file and frame for malformed data, and when the card knows
+    the variant's frame count and the files hold another number (a copy cut at a frame boundary).
     """
     source = card.variant_source(variant)
     units = card.units
@@ -94,6 +100,12 @@ def convert_variant(
     n = len(fingerprints)
     if n == 0:
         raise DatasetError(f"{variant}: the downloaded files hold no frames")
+    expected = expected_frame_count(card, variant)
+    if expected is not None and n != expected:
+        raise DatasetError(
+            f"{variant}: the downloaded files hold {n} frames, the card expects {expected} "
+            "(a truncated or different copy)"
+        )
     for split_name, parts in split_indices.items():
         for part, idx in parts.items():
             if max(idx) >= n:

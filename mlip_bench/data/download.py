@@ -1,8 +1,10 @@
 """Verified downloads of the official dataset files.
 
 A file is streamed to ``<root>/downloads/<name>.part`` (with a progress bar), its sha256 is
-checked against the card (or against the hash recorded on the first download, in
-``<root>/pins.json``) and only then renamed to ``<name>``. A ``.part`` left by an interrupted
+checked against the card (a full hash or a published prefix) or against the hash recorded in
+``<root>/pins.json`` and only then renamed to ``<name>``. An unpinned file's hash is recorded
+only after the file has converted into a store; a file that fails to extract or convert is
+deleted with its recorded hash, so the next run downloads it again instead of reusing it. A ``.part`` left by an interrupted
 download is resumed with an HTTP ``Range`` request when the server allows it. A mirror (a local
 directory or a base URL holding the official files under their card file names) replaces the
 official URLs: ``--mirror`` or ``$MLIP_BENCH_MIRROR``.
@@ -29,6 +31,14 @@ from mlip_bench.data.catalog import data_root, downloads_dir
 from mlip_bench.errors import ChecksumError, DownloadError, MlipBenchError
 
 MIRROR_ENV = "MLIP_BENCH_MIRROR"
+#: scratch folders for extraction: ``<root>/downloads/.extract-<pid>-XXXX``
+EXTRACT_PREFIX = ".extract-"
+#: extraction may write at most this many times the archive's size (plus EXTRACT_FLOOR_BYTES) ...
+EXTRACT_RATIO = 50
+EXTRACT_FLOOR_BYTES = 256 << 20
+#: ... and never more than this (bytes; ``$MLIP_BENCH_MAX_EXTRACT_BYTES`` overrides it)
+EXTRACT_MAX_ENV = "MLIP_BENCH_MAX_EXTRACT_BYTES"
+EXTRACT_MAX_BYTES = 64 << 30
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60.0
 USER_AGENT = "mlip-bench (dataset download)"
@@ -103,6 +113,15 @@ def forget_pin(key: str, root: str | os.PathLike[str] | None = None) -> None:
     pins = load_pins(root)
     if pins.pop(key, None) is not None:
         _write_json_atomic(pins_path(root), pins)
+
+
+def hash_matches(actual: str, expected: str) -> bool:
+    """True when sha256 ``actual`` is ``expected`` or starts with it (a card may pin a published prefix)."""
+    return actual == expected or (12 <= len(expected) < 64 and actual.startswith(expected))
+
+
+def _describe_expected(expected: str) -> str:
+    return expected if len(expected) == 64 else f"a sha256 starting with {expected}"
 
 
 def pin_key(card: DatasetCard, file: SourceFile) -> str:
@@ -246,12 +265,12 @@ def fetch_file(
     An existing file whose hash matches is kept (no download) unless ``force``. The new copy goes
     to ``<name>.part`` (resumed by HTTP Range when possible), is checked against the card's
     sha256 / size (or the hash recorded in pins.json) and renamed. On a mismatch the ``.part`` is
-    deleted, any earlier good file is kept, and ``ChecksumError`` is raised. An unpinned file has
-    its hash recorded in pins.json, with a warning.
+    deleted, any earlier good file is kept, and ``ChecksumError`` is raised. The hash of an
+    unpinned file is not recorded here: :func:`confirm_download` records it once the file has
+    converted (and :func:`discard_download` deletes a file that did not).
     """
     warn = warn or _default_warn
     mirror = resolve_mirror(mirror)
-    key = pin_key(card, file)
     expected = expected_sha256(card, file, root)
     dest = downloads_dir(root) / file.name
     part = dest.with_name(dest.name + ".part")
@@ -259,13 +278,11 @@ def fetch_file(
 
     if dest.is_file() and not force:
         actual = sha256_file(dest)
-        if expected is None:
-            record_pin(key, actual, root)
-            warn(f"{file.name} is not pinned on the {card.name} card; recorded sha256 {actual} in {pins_path(root)}")
+        if expected is None:  # an earlier download that never converted: try it, pin it only if it does
             return FetchResult(dest, actual, str(dest), pinned=False, downloaded=False)
-        if actual == expected:
+        if hash_matches(actual, expected):
             return FetchResult(dest, actual, str(dest), pinned=True, downloaded=False)
-        warn(f"{dest} has sha256 {actual}, expected {expected}; downloading it again")
+        warn(f"{dest} has sha256 {actual}, expected {_describe_expected(expected)}; downloading it again")
 
     errors: list[str] = []
     unreachable = True
@@ -281,8 +298,8 @@ def fetch_file(
         actual = sha256_file(part)
         size = part.stat().st_size
         problem = None
-        if expected is not None and actual != expected:
-            problem = f"sha256 {actual}, expected {expected}"
+        if expected is not None and not hash_matches(actual, expected):
+            problem = f"sha256 {actual}, expected {_describe_expected(expected)}"
         elif file.size is not None and size != file.size:
             problem = f"{size} bytes, the card says {file.size}"
         if problem:
@@ -293,15 +310,26 @@ def fetch_file(
                 "Check the mirror / URL, then rerun"
             )
         os.replace(part, dest)
-        if expected is None:
-            record_pin(key, actual, root)
-            warn(
-                f"{file.name} is not pinned on the {card.name} card; recorded sha256 {actual} "
-                f"in {pins_path(root)} (compare it with a trusted copy)"
-            )
         return FetchResult(dest, actual, source, pinned=expected is not None, downloaded=True, resumed_from=resumed)
     error = UnreachableError if unreachable and errors else DownloadError
     raise error(f"could not download {file.name}: " + " | ".join(errors))
+
+
+def confirm_download(
+    card: DatasetCard,
+    file: SourceFile,
+    fetched: FetchResult,
+    root: str | os.PathLike[str] | None = None,
+    warn: Warn | None = None,
+) -> None:
+    """Record the hash of an unpinned file that has converted successfully (with a warning)."""
+    if fetched.pinned:
+        return
+    record_pin(pin_key(card, file), fetched.sha256, root)
+    (warn or _default_warn)(
+        f"{file.name} is not pinned on the {card.name} card; recorded sha256 {fetched.sha256} "
+        f"in {pins_path(root)} (compare it with a trusted copy)"
+    )
 
 
 def discard_download(card: DatasetCard, file: SourceFile, root: str | os.PathLike[str] | None = None) -> None:
@@ -309,6 +337,79 @@ def discard_download(card: DatasetCard, file: SourceFile, root: str | os.PathLik
     (downloads_dir(root) / file.name).unlink(missing_ok=True)
     if file.sha256 is None:
         forget_pin(pin_key(card, file), root)
+
+
+def _discarded(card: DatasetCard, file: SourceFile, fetched: FetchResult, err: MlipBenchError) -> MlipBenchError:
+    """``err`` (same type) saying that the unusable, unpinned download was deleted with its recorded hash."""
+    text = str(err)
+    if file.name not in text:
+        text = f"{file.name}: {text}"
+    return type(err)(
+        f"{text}; deleted {file.name} (from {fetched.source}) and its recorded hash, "
+        "so the next run downloads it again (check the mirror / URL)"
+    )
+
+
+def extraction_cap(archive: str | os.PathLike[str]) -> int:
+    """Most bytes an extraction of ``archive`` may write: EXTRACT_RATIO times its size plus
+    EXTRACT_FLOOR_BYTES, at most EXTRACT_MAX_BYTES (or ``$MLIP_BENCH_MAX_EXTRACT_BYTES``). The
+    official archives expand far less (rMD17's tar.bz2 about 2x); a zip bomb is stopped early."""
+    ceiling = EXTRACT_MAX_BYTES
+    env = os.environ.get(EXTRACT_MAX_ENV, "").strip()
+    if env:
+        try:
+            ceiling = int(float(env))
+        except ValueError:
+            raise DownloadError(f"${EXTRACT_MAX_ENV}={env!r} is not a number of bytes") from None
+    return min(ceiling, EXTRACT_RATIO * Path(archive).stat().st_size + EXTRACT_FLOOR_BYTES)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def _owner_pid(name: str) -> int | None:
+    """The process id written into a temporary name (``.extract-<pid>-...``, ``.X.h5.<pid>.tmp``)."""
+    import re
+
+    match = re.match(rf"^{re.escape(EXTRACT_PREFIX)}(\d+)-", name) or re.match(r"^\..+\.h5\.(\d+)\.tmp$", name)
+    return int(match.group(1)) if match else None
+
+
+def clean_stale_temporaries(root: str | os.PathLike[str] | None = None, min_age_s: float = 3600.0) -> list[Path]:
+    """Delete temporaries left by killed processes: ``downloads/.extract-*`` folders and
+    ``stores/**/.*.h5.<pid>.tmp`` files whose owner process is gone (a name without a process id
+    only when older than ``min_age_s``). Returns what was removed."""
+    import time
+
+    base = data_root(root)
+    candidates = list((base / "downloads").glob(f"{EXTRACT_PREFIX}*")) if (base / "downloads").is_dir() else []
+    if (base / "stores").is_dir():
+        candidates += [p for p in (base / "stores").rglob(".*.h5.*.tmp") if _owner_pid(p.name) is not None]
+    removed = []
+    for path in candidates:
+        pid = _owner_pid(path.name)
+        try:
+            stale = (not _pid_alive(pid)) if pid is not None else time.time() - path.stat().st_mtime > min_age_s
+        except OSError:
+            continue
+        if not stale or pid == os.getpid():
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
 
 
 # -- the whole download path -------------------------------------------------------------------
@@ -392,24 +493,31 @@ def _download_file_group(
     from mlip_bench.data.catalog import store_path
     from mlip_bench.data.convert import convert_variant
 
+    clean_stale_temporaries(root)
     fetched = fetch_file(card, file, root=root, mirror=mirror, force=force, progress=progress, warn=warn)
+    # a card pin vouches for the file; anything else is only trusted once it has converted
+    disposable = file.sha256 is None
     wanted: list[str] = []
     for variant in variants:
         source = card.variant_source(variant)
         wanted += [m.path for m in source.members]
         wanted += [p for parts in source.official_splits.values() for p in parts.values()]
     wanted = list(dict.fromkeys(wanted))
-    scratch = Path(tempfile.mkdtemp(prefix=".extract-", dir=downloads_dir(root)))
+    scratch = Path(tempfile.mkdtemp(prefix=f"{EXTRACT_PREFIX}{os.getpid()}-", dir=downloads_dir(root)))
     outcomes: list[DownloadOutcome] = []
+    failed: list[tuple[str, MlipBenchError]] = []
     try:
         if file.archive == "none":
             members = {m: fetched.path for m in wanted}
         else:
             try:
-                members = extract_archive(fetched.path, file.archive, scratch, wanted)
-            except DownloadError:
-                if not fetched.pinned:  # the recorded hash is of a bad file: forget both
+                members = extract_archive(
+                    fetched.path, file.archive, scratch, wanted, max_bytes=extraction_cap(fetched.path)
+                )
+            except DownloadError as err:
+                if disposable:  # a bad file, never pinned: forget it (and any hash recorded for it)
                     discard_download(card, file, root)
+                    raise _discarded(card, file, fetched, err) from None
                 raise
         for variant in variants:
             dest = store_path(variant, root)
@@ -418,8 +526,11 @@ def _download_file_group(
                 convert_variant(card, variant, members, dest, {file.name: fetched.sha256}, source_url=fetched.source)
             except MlipBenchError as err:
                 if on_failure is None:
+                    if disposable:
+                        discard_download(card, file, root)
+                        raise _discarded(card, file, fetched, err) from None
                     raise
-                on_failure(variant, err)
+                failed.append((variant, err))
                 continue
             outcome = DownloadOutcome(variant, dest, skipped=False, fetch=fetched)
             outcomes.append(outcome)
@@ -427,6 +538,13 @@ def _download_file_group(
                 on_outcome(outcome)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    if failed and disposable:
+        discard_download(card, file, root)
+        failed = [(variant, _discarded(card, file, fetched, err)) for variant, err in failed]
+    elif not failed:
+        confirm_download(card, file, fetched, root, warn)
+    for variant, err in failed:
+        on_failure(variant, err)  # type: ignore[misc]
     return outcomes
 
 

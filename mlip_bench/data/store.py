@@ -185,6 +185,7 @@ def write_store(
             subsets = None
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(path)
     tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
     filters: dict[str, Any] = {}
     if compression:
@@ -218,6 +219,21 @@ def write_store(
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Delete ``.<store>.<pid>.tmp`` files beside ``path`` left by processes that were killed."""
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = tmp.name[len(path.name) + 2 : -len(".tmp")]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # its writer is alive
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except (PermissionError, OSError):
+            continue
 
 
 def _write_arrays(h5, path, frames, subsets, source_index, source_file, filters, chunk_frames):
@@ -514,8 +530,15 @@ class Store:
             )
         return out
 
-    def verify(self) -> bool:
-        """Recompute the content hash from the arrays (streamed); True when it matches ``sha256``."""
+    def verify(self, every_chunk: bool = False) -> bool:
+        """Recompute the content hash from the arrays (streamed); True when it matches ``sha256``.
+
+        ``every_chunk`` also reads the datasets outside the hash (fingerprints, provenance indices,
+        metadata), so a corrupt compressed chunk anywhere raises ``DatasetError``."""
+        if every_chunk:
+            for name in ("fingerprint", "source_index", "source_file", "metadata"):
+                if name in self._file():
+                    self._read(name, slice(None))
         hasher = _ContentHasher()
         hasher.update("n_atoms", self.n_atoms)
         n_total = int(self._offsets[-1])
@@ -532,3 +555,67 @@ class Store:
             labels = self._read("subset", slice(None))
             hasher.update("subset", np.frombuffer(b"\n".join(labels.tolist()), dtype=np.uint8))
         return hasher.hexdigest() == self.sha256
+
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def is_hdf5_file(path: str | Path) -> bool:
+    """True when ``path`` starts with the HDF5 signature (at byte 0, 512, 1024, ... as HDF5 allows)."""
+    try:
+        with open(path, "rb") as handle:
+            for offset in (0, 512, 1024, 2048, 4096):
+                handle.seek(offset)
+                if handle.read(8) == _HDF5_SIGNATURE:
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def _verification_record(path: Path, cache_dir: Path) -> Path:
+    """``<cache_dir>/<sha256 of the store's absolute path>.json``: where a successful check is remembered."""
+    key = hashlib.sha256(str(Path(path).resolve()).encode()).hexdigest()[:32]
+    return Path(cache_dir) / f"{key}.json"
+
+
+def _file_identity(path: Path) -> dict:
+    st = path.stat()
+    return {"path": str(Path(path).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
+
+
+def check_store_integrity(store: Store, cache_dir: str | Path | None = None, every_chunk: bool = False) -> None:
+    """``DatasetError`` (one line) unless the arrays of ``store`` still hash to its recorded
+    content sha256: a store edited in place, or with corrupt chunks, is refused.
+
+    The full check reads the whole store, so with ``cache_dir`` a success is remembered there
+    (one small JSON file per store) keyed by the file's path, size, mtime and inode and its
+    content hash; while those are unchanged the check costs one ``stat``. ``every_chunk`` also
+    reads the datasets outside the hash and ignores the cache.
+    """
+    path = store.path
+    record = _verification_record(path, Path(cache_dir)) if cache_dir is not None else None
+    identity = dict(_file_identity(path), content_sha256=store.sha256)
+    if record is not None and not every_chunk:
+        try:
+            if json.loads(record.read_text()) == identity:
+                return
+        except (OSError, ValueError):
+            pass
+    if not store.verify(every_chunk=every_chunk):
+        if record is not None:
+            try:
+                record.unlink(missing_ok=True)
+            except OSError:
+                pass
+        raise DatasetError(
+            f"{path}: the store's arrays no longer match its recorded content sha256 {store.sha256[:16]}... "
+            "(changed after it was written); delete it and download/import it again"
+        )
+    if record is not None:
+        from mlip_bench.atomic_files import write_text_atomic
+
+        try:
+            write_text_atomic(json.dumps(identity, sort_keys=True) + "\n", record)
+        except OSError:  # a read-only cache: check again next time
+            pass

@@ -28,7 +28,7 @@ def write_record(record: RunRecord, out_dir: Path, overwrite: bool = False) -> P
     """
     path = record_path(out_dir, record.run_id)
     if path.exists() and not overwrite:
-        raise ResultsError(f"record {path} already exists; delete it (or pass overwrite) to replace it")
+        raise ResultsError(f"record {path} already exists; delete it to replace it")
     text = json.dumps(record.model_dump(mode="json"), indent=1, allow_nan=True)
     write_text_atomic(text + "\n", path)
     return path

@@ -53,9 +53,34 @@ def save_checkpoint(state: dict[str, Any], directory: Path) -> Path:
     return atomic_torch_save(state, Path(directory) / LAST)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (``TrainingError`` if unusable)."""
+def check_file_integrity(path: Path, what: str = "checkpoint") -> None:
+    """``TrainingError`` (one line) when ``path``, a torch zip file, fails its CRC-32 checks.
+
+    ``torch.save`` writes a zip archive with a CRC-32 per member but ``torch.load`` never checks
+    them, so flipped bytes in the weights load silently; this reads every member and compares.
+    A file that is not a zip (the legacy torch format) is left to ``torch.load``.
+    """
+    import zipfile
+
     path = Path(path)
+    hint = "delete it to start over" if what == "checkpoint" else "train the run again or restore the file"
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(4) != b"PK\x03\x04":
+                return
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
+        detail = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise TrainingError(f"{what} {path} is corrupt ({detail}); {hint}") from None
+    if bad is not None:
+        raise TrainingError(f"{what} {path} is corrupt (CRC-32 mismatch in {bad!r}); {hint}")
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` (``TrainingError`` if unusable or corrupt)."""
+    path = Path(path)
+    check_file_integrity(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # truncated or foreign file
@@ -78,11 +103,12 @@ def load_trained_potential(path: Path):
     best EMA weights so far are used). ``TrainingError``/``ModelError`` with a one-line reason.
     """
     from mlip_bench.errors import ModelError
-    from mlip_bench.models.potential import Potential
+    from mlip_bench.models.loading import potential_from_payload
 
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"checkpoint {path} does not exist; pass <out>/checkpoints/<run_id>/best_model.pt")
+    check_file_integrity(path, "model file")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:
@@ -103,6 +129,6 @@ def load_trained_potential(path: Path):
         model, metadata = payload, payload.get("metadata", {})
     else:
         raise ModelError(f"{path} is not an mlip-bench model file (no model config inside)")
-    potential = Potential.from_payload(model)
+    potential = potential_from_payload(model)
     potential.eval()
     return potential, dict(metadata or {})

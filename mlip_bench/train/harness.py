@@ -117,7 +117,7 @@ def run_cell(
 
     config = load_model_config(model, **model_over)  # ModelError for unknown models
     card = _card_or_none(variant)
-    store = open_store(variant, root=root)
+    store = open_store(variant, root=root, verify=True)
     try:
         kind = card.kind if card is not None else _kind_of(store)
         proto = load_protocol(protocol, kind, **protocol_over)

@@ -9,7 +9,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 
-from fixture_archives import ALL_FIXTURES, MOLECULES, md17_dataset_files, rmd17_fixture, sgdml_fixture  # noqa: E402
+from fixture_archives import (  # noqa: E402
+    ALL_FIXTURES,
+    MOLECULES,
+    md17_dataset_files,
+    rmd17_fixture,
+    sgdml_fixture,
+    use_miniature_cards,
+)
 from loopback_server import LoopbackServer  # noqa: E402
 
 from mlip_bench.cli import main  # noqa: E402
@@ -18,6 +25,12 @@ from mlip_bench.cli import main  # noqa: E402
 @pytest.fixture(autouse=True)
 def wide_terminal(monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")
+
+
+@pytest.fixture(autouse=True)
+def miniature_cards(monkeypatch, tmp_path_factory):
+    """The download fixtures are small stand-ins: cards without pins and frame counts."""
+    use_miniature_cards(monkeypatch, tmp_path_factory.mktemp("cards"))
 
 
 def _one_error_line(err: str) -> str:

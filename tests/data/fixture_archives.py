@@ -282,3 +282,34 @@ ALL_FIXTURES = {
     "lips": lips_fixture,
     "li3po4": li3po4_fixture,
 }
+
+
+# -- cards for miniature fixtures --------------------------------------------------------------
+
+
+def use_miniature_cards(monkeypatch, directory) -> None:
+    """Point the card loader at copies of the real cards without their hash pins and frame counts.
+
+    The fixtures above are small stand-ins: a card that pins the official file's sha256 (or a
+    prefix of it) or knows its frame count refuses them, rightly. Tests of those checks use the
+    real cards (or set the fields on a copy) instead.
+    """
+    from pathlib import Path
+
+    import yaml
+
+    import mlip_bench.data.cards as cards
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in sorted(Path(cards.CARDS_DIR).glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text())
+        for file in raw["files"]:
+            if file.get("sha256"):
+                file["sha256"] = None
+                file["note"] = (file.get("note") or "") + " (pin removed for the miniature test fixtures)"
+        sources = [raw["source"]] if raw.get("source") else list((raw.get("molecules") or {}).values())
+        for source in sources:
+            source["n_frames"] = None
+        (directory / path.name).write_text(yaml.safe_dump(raw, sort_keys=False))
+    monkeypatch.setattr(cards, "CARDS_DIR", directory)

@@ -14,7 +14,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fixture_archives import ALL_FIXTURES, KCAL, md17_npz, molecule_frames, rmd17_fixture, tar_bytes, zip_bytes  # noqa: E402
+from fixture_archives import (  # noqa: E402
+    ALL_FIXTURES,
+    KCAL,
+    md17_npz,
+    molecule_frames,
+    rmd17_fixture,
+    tar_bytes,
+    use_miniature_cards,
+    zip_bytes,
+)
 from loopback_server import LoopbackServer  # noqa: E402
 
 from mlip_bench.data.archive import extract_archive  # noqa: E402
@@ -28,6 +37,12 @@ from mlip_bench.data.download import (  # noqa: E402
     pins_path,
 )
 from mlip_bench.errors import ChecksumError, DatasetError, DownloadError  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def miniature_cards(monkeypatch, tmp_path_factory):
+    """The fixtures are small stand-ins: cards without pins and frame counts (see fixture_archives)."""
+    use_miniature_cards(monkeypatch, tmp_path_factory.mktemp("cards"))
 
 
 def sha(data: bytes) -> str:
@@ -105,18 +120,28 @@ def test_second_download_is_a_no_op(tmp_path):
 
 
 def test_recorded_pin_catches_a_changed_file(tmp_path):
-    """After the first download recorded the hash, a mirror serving other bytes is refused."""
+    """After a download converted and recorded its hash, a mirror serving other bytes is refused."""
+    good = ALL_FIXTURES["lips"]().files["lips.xyz"]
     card = load_card("lips")
     file = card.file("lips.xyz")
-    with LoopbackServer({"lips.xyz": b"good bytes\n"}) as server:
-        fetch_file(card, file, root=tmp_path, mirror=server.url, progress=False, warn=lambda m: None)
+    with LoopbackServer({"lips.xyz": good}) as server:
+        download_variant("lips", root=tmp_path, mirror=server.url, progress=False, warn=lambda m: None)
         server.files["lips.xyz"] = b"tampered bytes\n"
         with pytest.raises(ChecksumError, match="sha256"):
             fetch_file(card, file, root=tmp_path, mirror=server.url, force=True, progress=False, warn=lambda m: None)
     dest = tmp_path / "downloads" / "lips.xyz"
-    assert dest.read_bytes() == b"good bytes\n"  # the earlier good file is kept
+    assert dest.read_bytes() == good  # the earlier good file is kept
     assert not dest.with_name("lips.xyz.part").exists()  # the partial file is deleted
-    assert json.loads(pins_path(tmp_path).read_text()) == {"lips/lips.xyz": sha(b"good bytes\n")}
+    assert json.loads(pins_path(tmp_path).read_text()) == {"lips/lips.xyz": sha(good)}
+
+
+def test_fetch_alone_records_no_pin(tmp_path):
+    """A hash is recorded only once the file has converted: fetching alone pins nothing."""
+    card = load_card("lips")
+    with LoopbackServer({"lips.xyz": b"not converted yet\n"}) as server:
+        result = fetch_file(card, card.file("lips.xyz"), root=tmp_path, mirror=server.url, progress=False)
+    assert result.downloaded and not result.pinned
+    assert load_pins(tmp_path) == {}
 
 
 def test_card_pinned_checksum_mismatch_deletes_part(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,17 +56,25 @@ def _declared_units(data, units: UnitConversion, explicit: bool, path: Path) -> 
 
 def read_npz(path: Path, units: UnitConversion, units_explicit: bool = False) -> Iterator[ImportedFrame]:
     """Frames of an ``.npz`` file (arrays stacked over frames; atomic numbers shared or per frame)."""
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        raise DatasetError(f"{path}: the file is empty (0 bytes); not a .npz file")
     try:
         data = np.load(path, allow_pickle=False)
         keys = set(data.files)
-    except (OSError, ValueError) as exc:
-        raise DatasetError(f"{path}: not a readable .npz file ({exc})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DatasetError(f"{path}: not a readable .npz file ({detail}); truncated or corrupt?") from None
+    if not hasattr(data, "files"):  # np.load read a plain .npy array
+        raise DatasetError(f"{path}: a single .npy array, not a .npz archive of named arrays")
     convention = detect_convention(keys)
     if convention is None:
         known = "; ".join(f"{n}: {', '.join(r.values())}" for n, r in KEY_CONVENTIONS.items())
         raise DatasetError(f"{path}: unknown npz keys {sorted(keys)}; expected one of {known}")
     roles = KEY_CONVENTIONS[convention]
-    units = _declared_units(data, units, units_explicit, path)
+    try:
+        units = _declared_units(data, units, units_explicit, path)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise DatasetError(f"{path}: cannot read its unit entries ({exc}); the file is truncated or corrupt") from None
     for role in ("energy", "forces"):
         if roles[role] not in keys:
             raise DatasetError(f"{path}, frame 0: no {role} (array {roles[role]!r} missing); each frame needs energy and forces")
@@ -75,8 +85,9 @@ def read_npz(path: Path, units: UnitConversion, units_explicit: bool = False) ->
         forces = np.asarray(data[roles["forces"]])
         cell = np.asarray(data[roles["cell"]]) if "cell" in roles and roles["cell"] in keys else None
         pbc = np.asarray(data[roles["pbc"]]) if "pbc" in roles and roles["pbc"] in keys else None
-    except (OSError, ValueError, EOFError) as exc:
-        raise DatasetError(f"{path}: cannot read arrays ({exc}); the file is truncated or corrupt") from None
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DatasetError(f"{path}: cannot read arrays ({detail}); the file is truncated or corrupt") from None
     if positions.ndim == 2:
         positions, forces = positions[None], forces.reshape(1, *forces.shape)
     if positions.ndim != 3 or positions.shape[-1] != 3:
