@@ -93,7 +93,9 @@ class ModelConfig(BaseModel):
 
     name: str
     model: str
-    r_max: float = Field(gt=0, description="cutoff radius, Å")
+    #: at most 30 Å: a larger cutoff makes every atom a neighbour of every other (r_max 1e6
+    #: would hang in the neighbour list of a periodic cell)
+    r_max: float = Field(gt=0, le=30.0, description="cutoff radius, Å (0 < r_max <= 30)")
     dtype: Literal["float32", "float64"] = "float32"
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     description: str = ""
@@ -117,7 +119,15 @@ def _read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot read the model config ({err})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a model config must be a YAML mapping (name, model, r_max, hyperparameters, ...), "
+                          f"not a {type(raw).__name__}")
+    if not isinstance(raw.get("hyperparameters") or {}, dict):
+        raise ConfigError(f"{path}: 'hyperparameters' must be a mapping (key: value), "
+                          f"not a {type(raw['hyperparameters']).__name__}")
     parent = raw.pop("extends", None)
     if parent is None:
         return raw
