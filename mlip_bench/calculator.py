@@ -13,7 +13,8 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from mlip_bench.data.frame import Frame
 from mlip_bench.data.graphs import collate, frame_to_graph
 from mlip_bench.errors import ModelError
-from mlip_bench.models.potential import Potential, load_potential
+from mlip_bench.models.loading import load_potential
+from mlip_bench.models.potential import Potential
 
 
 class MlipCalculator(Calculator):

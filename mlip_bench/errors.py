@@ -52,7 +52,13 @@ class ResultsError(MlipBenchError):
 
 
 def describe_validation_error(err) -> str:
-    """``field 'a.b': message`` for the first problem of a pydantic ``ValidationError``."""
+    """``field 'a.b': message`` for the first problem of a pydantic ``ValidationError``, in words
+    a user acts on: an unknown key says to check its spelling, a missing one that it is required."""
     first = err.errors()[0]
-    loc = ".".join(str(x) for x in first["loc"])
-    return f"field {loc!r}: {first['msg']}"
+    loc = ".".join(str(x) for x in first["loc"]) or "(top level)"
+    msg = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        msg = "unknown field (check its spelling)"
+    elif first["type"] == "missing":
+        msg = "required field is missing"
+    return f"field {loc!r}: {msg}"

@@ -13,9 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlip_bench.config_files import load_yaml_model
 from mlip_bench.errors import ConfigError, DatasetError
 from mlip_bench.paths import CARDS_DIR
 from mlip_bench.units import ENERGY_UNITS_TO_EV, LENGTH_UNITS_TO_ANGSTROM
@@ -230,18 +230,7 @@ def card_path(name: str, cards_dir: Path | None = None) -> Path:
 
 def parse_card(path: Path) -> DatasetCard:
     """Read and validate one card file (ConfigError naming the file when it is invalid)."""
-    try:
-        raw = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read dataset card {path}: {str(exc).splitlines()[0]}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"dataset card {path} must be a YAML mapping")
-    try:
-        card = DatasetCard.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "card"
-        raise ConfigError(f"dataset card {path} is invalid at {where}: {first['msg']}") from None
+    card = load_yaml_model(path, DatasetCard, "dataset card")
     if card.name != Path(path).stem:
         raise ConfigError(f"dataset card {path} has name {card.name!r}; it must match the file name")
     return card

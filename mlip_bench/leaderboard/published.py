@@ -263,19 +263,10 @@ def flatten(file: PublishedFile) -> list[PublishedValue]:
 
 def load_published(path: Path) -> Published:
     """Read and validate ``published.yaml``; raises ``ConfigError`` naming the file and field."""
+    from mlip_bench.config_files import load_yaml_model
+
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read published numbers {path}: {exc.strerror}; pass an existing file") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]}); fix the file") from None
-    try:
-        file = PublishedFile.model_validate(raw)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise ConfigError(f"{path}: field {loc}: {err['msg']}; fix the published numbers file") from None
+    file = load_yaml_model(path, PublishedFile, "published numbers")
     return Published(file=file, values=flatten(file), path=str(path))
 
 

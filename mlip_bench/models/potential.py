@@ -14,7 +14,6 @@ paper's trainable per-species scale (init 1) and shift (init 0).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
@@ -169,31 +168,10 @@ class Potential(torch.nn.Module):
 
     # -- persistence -----------------------------------------------------------------------------
     def checkpoint_payload(self) -> dict[str, Any]:
-        """Everything needed to rebuild this potential: config, statistics, weights."""
+        """Everything needed to rebuild this potential: config, statistics, weights (read back by
+        :func:`mlip_bench.models.loading.potential_from_payload`)."""
         return {
             "model_config": self.config.model_dump(),
             "statistics": self.statistics.to_dict(),
             "state_dict": self.state_dict(),
         }
-
-    @classmethod
-    def from_payload(cls, payload: dict[str, Any]) -> "Potential":
-        from mlip_bench.models.registry import ModelConfig, build_potential
-
-        config = ModelConfig.model_validate(payload["model_config"])
-        potential = build_potential(config, DatasetStatistics(**payload["statistics"]))
-        potential.load_state_dict(payload["state_dict"])
-        return potential
-
-
-def load_potential(path: str | Path, map_location: str = "cpu") -> Potential:
-    """Load a potential from a checkpoint or exported model file (``.pt``)."""
-    from mlip_bench.errors import ModelError
-
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"model file {path} does not exist")
-    payload = torch.load(path, map_location=map_location, weights_only=False)
-    if "model" in payload and "model_config" not in payload:
-        payload = payload["model"]
-    return Potential.from_payload(payload)

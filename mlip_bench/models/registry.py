@@ -1,4 +1,5 @@
-"""Model registry: a network class per name, a YAML config per variant in ``baselines/``.
+"""Model registry: a network class per name, a YAML config per variant in
+``mlip_bench/configs/models/`` (:data:`mlip_bench.paths.MODEL_CONFIGS_DIR`).
 
 Adding a model is one class decorated with :func:`register_network` and one YAML file::
 
@@ -13,18 +14,27 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from mlip_bench.errors import ConfigError, ModelError, describe_validation_error
+from mlip_bench.config_files import read_yaml_mapping, validate_config
+from mlip_bench.errors import ConfigError, ModelError
+from mlip_bench.models.potential import DatasetStatistics, Potential
 from mlip_bench.paths import MODEL_CONFIGS_DIR as BASELINES_DIR
 
-if TYPE_CHECKING:
-    from mlip_bench.models.potential import Potential
-
+__all__ = [
+    "BASELINES_DIR",
+    "DatasetStatistics",
+    "ModelConfig",
+    "Network",
+    "available_models",
+    "build_potential",
+    "load_model_config",
+    "network_class",
+    "register_network",
+]
 
 #: modules imported on first registry lookup so their networks register themselves
 _NETWORK_MODULES = (
@@ -107,24 +117,16 @@ class ModelConfig(BaseModel):
 
 
 def available_models() -> list[str]:
-    """Names of the model variants that have a YAML config in ``baselines/``."""
-    return sorted(p.stem for p in BASELINES_DIR.glob("*.yaml") if p.stem != "published")
+    """Names of the model variants that have a YAML config in ``mlip_bench/configs/models/``."""
+    return sorted(p.stem for p in BASELINES_DIR.glob("*.yaml"))
 
 
 def _read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The YAML mapping at ``path``; ``extends: OTHER`` starts from ``baselines/OTHER.yaml``
+    """The YAML mapping at ``path``; ``extends: OTHER`` starts from the packaged ``OTHER.yaml``
     (its keys, hyperparameters merged) so an alias or a small variant is a few lines."""
     if path in seen:
         raise ConfigError(f"{path}: 'extends' chain loops back to itself")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read the model config ({err})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: a model config must be a YAML mapping (name, model, r_max, hyperparameters, ...), "
-                          f"not a {type(raw).__name__}")
+    raw = read_yaml_mapping(path, "model config", " (name, model, r_max, hyperparameters, ...)")
     if not isinstance(raw.get("hyperparameters") or {}, dict):
         raise ConfigError(f"{path}: 'hyperparameters' must be a mapping (key: value), "
                           f"not a {type(raw['hyperparameters']).__name__}")
@@ -140,7 +142,7 @@ def _read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
 
 
 def load_model_config(name_or_path: str | Path, **overrides: Any) -> ModelConfig:
-    """Load a variant by name (``baselines/<name>.yaml``) or from a YAML path.
+    """Load a variant by name (``mlip_bench/configs/models/<name>.yaml``) or from a YAML path.
 
     ``overrides`` replace top-level keys; a ``hyperparameters`` override is merged.
     """
@@ -156,16 +158,11 @@ def load_model_config(name_or_path: str | Path, **overrides: Any) -> ModelConfig
     hyper.update(overrides.pop("hyperparameters", None) or {})
     raw.update(overrides)
     raw["hyperparameters"] = hyper
-    try:
-        return ModelConfig.model_validate(raw)
-    except ValidationError as err:
-        raise ConfigError(f"{path}: {describe_validation_error(err)}") from None
+    return validate_config(raw, ModelConfig, path)
 
 
-def build_potential(config: ModelConfig, statistics: "DatasetStatistics") -> "Potential":
+def build_potential(config: ModelConfig, statistics: DatasetStatistics) -> Potential:
     """Build the network named by ``config`` and wrap it in a :class:`Potential`."""
-    from mlip_bench.models.potential import Potential
-
     cls = network_class(config.model)
     try:
         network = cls(
@@ -178,5 +175,3 @@ def build_potential(config: ModelConfig, statistics: "DatasetStatistics") -> "Po
         raise ConfigError(f"model {config.name!r}: bad hyperparameters ({err})") from None
     return Potential(network, config, statistics).to(config.torch_dtype)
 
-
-from mlip_bench.models.potential import DatasetStatistics  # noqa: E402  (type re-export)

@@ -27,9 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from mlip_bench.config_files import load_yaml_model, validate_config
 from mlip_bench.data import ladder as ladders
 from mlip_bench.data.ladder import parse_ladder
 from mlip_bench.errors import ConfigError, DatasetError
@@ -294,17 +294,6 @@ class SweepSpec(BaseModel):
         return self
 
 
-def _format_error(source: str, err: ValidationError) -> str:
-    first = err.errors()[0]
-    loc = ".".join(str(x) for x in first["loc"]) or "(top level)"
-    msg = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        msg = "unknown field (check its spelling)"
-    elif first["type"] == "missing":
-        msg = "required field is missing"
-    return f"{source}: field {loc!r}: {msg}"
-
-
 def parse_sweep(data: Any, source: str = "sweep", default_name: str | None = None) -> SweepSpec:
     """Validate a sweep mapping; ``ConfigError`` names the first bad field."""
     if not isinstance(data, dict):
@@ -312,24 +301,13 @@ def parse_sweep(data: Any, source: str = "sweep", default_name: str | None = Non
     data = dict(data)
     if default_name and "name" not in data:
         data["name"] = default_name
-    try:
-        return SweepSpec.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(_format_error(source, err)) from None
+    return validate_config(data, SweepSpec, source)
 
 
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read and validate a sweep YAML file (its name defaults to the file stem)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"sweep file {path} not found; see sweeps/*.yaml for examples")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        where = getattr(err, "problem_mark", None)
-        line = f" at line {where.line + 1}" if where is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{line}; fix the syntax") from None
-    return parse_sweep(data, source=str(path), default_name=path.stem)
+    return load_yaml_model(path, SweepSpec, "sweep file", defaults={"name": path.stem})
 
 
 def card_ladder(dataset: str) -> list[int]:

@@ -250,12 +250,12 @@ def test_checkpoint_round_trip_and_copy_give_the_same_predictions(model):
     """A saved payload rebuilds the same potential; a deep copy (as EMA makes) predicts the same."""
     import copy
 
-    from mlip_bench.models.potential import Potential
+    from mlip_bench.models.loading import potential_from_payload
 
     potential = _potential(model)
     batch = collate([frame_to_graph(_crystal(13), R_MAX, torch.float64)])
     reference = potential(batch)
-    for other in (Potential.from_payload(potential.checkpoint_payload()), copy.deepcopy(potential)):
+    for other in (potential_from_payload(potential.checkpoint_payload()), copy.deepcopy(potential)):
         out = other(batch)
         assert torch.equal(out["energy"], reference["energy"])
         assert torch.equal(out["forces"], reference["forces"])
