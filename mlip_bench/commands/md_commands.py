@@ -62,7 +62,8 @@ def md_command(
         console.print(f"  replica {r.index} (frame {r.start_frame}): {status}{temp}{extra}")
     console.print(f"  stable {st.n_stable}/{st.n_replicas}; mean time to failure {st.mean_time_to_failure_ps:.3f} ps (of {st.length_ps:.3f})")
     if ob.hr_mae is not None:
-        console.print(f"  h(r) MAE {ob.hr_mae:.4f} ({ob.n_md_samples} MD samples vs {ob.n_reference_frames} reference frames)")
+        floor = f", sampling floor {ob.hr_mae_sampling_floor:.4f}" if ob.hr_mae_sampling_floor is not None else ""
+        console.print(f"  h(r) MAE {ob.hr_mae:.4f} ({ob.n_md_samples} MD samples vs {ob.n_reference_frames} reference frames{floor})")
     if ob.rdf_mae_mean is not None:
         console.print("  RDF MAE " + ", ".join(f"{k} {v:.3f}" for k, v in ob.rdf_mae.items()))
     for symbol, d in ob.diffusivity_cm2_per_s.items():

@@ -437,6 +437,7 @@ def compute_observables(
         if reference.positions is not None:
             h_ref = obs.distance_histogram(reference.positions)
             result.hr_mae = obs.hr_mae(h_md, h_ref)
+            result.hr_mae_sampling_floor = _hr_floor(reference.positions, len(md), settings.seed)
             curve.reference = _sig(h_ref)
             plots["hr"] = (centers, h_md, h_ref)
         else:
@@ -461,6 +462,14 @@ def compute_observables(
     plots["rdf"] = (centers, g_md, g_ref)
     _diffusion(states, start, reference, settings, result, plots)
     return result, plots
+
+
+def _hr_floor(reference: np.ndarray, n_md: int, seed: int) -> float | None:
+    m = min(n_md, len(reference) // 2)
+    if m < 1:
+        return None
+    order = np.random.default_rng([seed, 4]).permutation(len(reference))
+    return obs.hr_mae(obs.distance_histogram(reference[order[:m]]), obs.distance_histogram(reference[order[m:]]))
 
 
 def _diffusing_species(numbers: np.ndarray) -> list[int]:

@@ -115,6 +115,10 @@ class Observables(BaseModel):
     reference_source: str = ""
     #: molecules: ∫|h_MD - h_ref| dr (0..2)
     hr_mae: float | None = None
+    #: the h(r) MAE between two disjoint random sets of reference frames, one as large as the MD
+    #: sample (at most half the reference): the sampling noise of hr_mae for independent frames
+    #: (a lower bound: MD samples are correlated in time)
+    hr_mae_sampling_floor: float | None = None
     hr: Curve | None = None
     #: periodic: mean |g_MD - g_ref| per species pair ("Li-S") and their mean
     rdf_mae: dict[str, float] = Field(default_factory=dict)

@@ -46,6 +46,7 @@ def test_nvt_record_links_the_run_and_has_stability_observables_speed(trained, c
     assert st.n_replicas == 2 and 0 < st.mean_time_to_failure_ps <= st.length_ps == pytest.approx(0.02)
     assert record.observables.hr_mae is not None and 0 <= record.observables.hr_mae <= 2
     assert record.observables.n_reference_frames == 60
+    assert 0 < record.observables.hr_mae_sampling_floor < 2
     assert "diffusivity" in record.observables.not_available
     assert record.speed.steps_per_second > 0 and record.speed.ns_per_day > 0
     assert [f.endswith(".hr.png") for f in record.observables.figures] == [True]
