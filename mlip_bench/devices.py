@@ -16,7 +16,7 @@ def check_device(device: str | None) -> str | None:
     try:
         parsed = torch.device(text)
     except (RuntimeError, ValueError):
-        raise ConfigError(f"--device {device!r}: not a torch device; use cpu or cuda (cuda:N for one GPU)") from None
+        raise ConfigError(f"--device {device}: not a torch device; use cpu or cuda (cuda:N for one GPU)") from None
     if parsed.type == "cpu":
         return text
     if parsed.type == "cuda":
@@ -31,4 +31,4 @@ def check_device(device: str | None) -> str | None:
         if backend is None or not backend.is_available():
             raise ConfigError(f"--device {device}: MPS is not available here; use --device cpu")
         return text
-    raise ConfigError(f"--device {device!r}: mlip-bench trains on cpu, cuda or mps, not {parsed.type}")
+    raise ConfigError(f"--device {device}: mlip-bench trains on cpu, cuda or mps, not {parsed.type}")
