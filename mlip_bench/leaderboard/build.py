@@ -3,11 +3,16 @@
 Layout of the output folder::
 
     index.html            one section per dataset: sortable, filterable table
-    curves.html           learning curves (log-log) with fitted slopes
-    replication.html      published numbers and claims beside our measurements
+    curves.html           learning curves (log-log) with fitted power laws, bands and published points
+    replication.html      summary, claims, then published numbers beside our measurements
+    protocols.html        each protocol's budget in words and how its runs ended
+    cite.html             how to cite, licence, every download
+    models/<model>.html   per-model pages (architecture, parameters, cost per hardware, config, paper)
     runs/<run>.html       per-run pages (config, metrics, parity, provenance, reproduce command)
+    records/<run>.json    each run's raw record (UTF-8 JSON)
+    data/*.csv, *.json    every table as CSV and JSON
     figures/*.svg         static fallbacks of every plot
-    assets/               plotly.min.js (from the installed plotly package), site.js, site.css
+    assets/               site.js, site.css; plotly.min.js and plots.js (pages with plots only)
 
 The site is built in a temporary folder beside ``out_dir`` and moved into place, so a failed
 build never leaves a half-written site.
@@ -15,7 +20,9 @@ build never leaves a half-written site.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import re
@@ -35,13 +42,17 @@ from mlip_bench.leaderboard.published import Published, default_published_path, 
 from mlip_bench.paths import CHECKOUT_ROOT
 from mlip_bench.leaderboard.replication import replicate
 from mlip_bench.leaderboard.tables import (
+    DISPLAY_RENAMES,
     build_curves,
     convergence_detail,
     convergence_label,
     dataset_sections,
     group_figures,
+    hardware_costs,
     hardware_of,
+    protocol_words,
 )
+from mlip_bench.leaderboard import site_data
 from mlip_bench.results.schema import RunRecord
 
 #: file marking a folder as a generated site (only such folders are ever replaced)
@@ -78,24 +89,37 @@ def run_page_name(run_id: str) -> str:
     return f"{safe}.html"
 
 
-def reproduce_command(record: RunRecord) -> str:
-    """The ``mlip-bench run`` command that reruns this cell (same model, data, size, seed, protocol).
+def reproduce_command(record: RunRecord, dataset_name: str | None = None) -> str:
+    """Shell lines that rerun exactly this cell (model, data, size, this one seed, protocol).
 
-    ``--seeds K`` runs seeds 0..K-1 (each seed draws its own split), so the command asks for
-    ``seed + 1`` seeds; finished seeds are skipped. Protocol overrides (a ``+<hash>`` protocol
-    label) cannot be turned back into ``--set`` options here; the command then says so.
+    ``mlip-bench run`` has no option for one seed (``--seeds K`` runs seeds 0..K-1), so the
+    command writes a one-cell sweep file (``seeds: [K]``) and runs ``mlip-bench sweep`` on it, the
+    way the committed records were made. ``dataset_name``: the stored name when the site shows
+    another (``water`` shown as ``water-deepmd``). Protocol overrides (a ``+<hash>`` protocol
+    label) cannot be turned back into options here; the command then says so.
     """
     base_protocol, _, tag = record.protocol.partition("+")
-    parts = [
-        "mlip-bench", "run", record.model,
-        "--dataset", record.dataset.name,
-        "--n-train", str(record.n_train),
-        "--seeds", str(record.seed + 1),
-        "--protocol", base_protocol,
+    dataset = dataset_name or record.dataset.name
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", record.run_id)[:80] or "run"
+    sweep_file = f"reproduce-{safe}.yaml"
+    # JSON strings are valid YAML scalars: hostile names stay data (no newline can appear in them)
+    lines = [
+        f"cat > {shlex.quote(sweep_file)} <<'MLIP_BENCH_EOF'",
+        f"name: {json.dumps('reproduce-' + safe)}",
+        f"models: [{json.dumps(record.model, ensure_ascii=False)}]",
+        f"datasets: [{json.dumps(dataset, ensure_ascii=False)}]",
+        f"n_train: [{int(record.n_train)}]",
+        f"seeds: [{int(record.seed)}]",
+        f"protocol: {json.dumps(base_protocol, ensure_ascii=False)}",
+        "MLIP_BENCH_EOF",
+        f"mlip-bench sweep {shlex.quote(sweep_file)} --out results",
     ]
-    command = " ".join(shlex.quote(p) for p in parts)
+    command = "\n".join(lines)
     if tag:
-        command += f"  # plus the overrides of protocol {record.protocol}: see the protocol config below, pass them with --set KEY=VALUE"
+        command += (
+            f"\n# plus the overrides of protocol {record.protocol}: see the protocol config below; "
+            "add them to the sweep file under `overrides:`"
+        )
     return command
 
 
@@ -142,7 +166,7 @@ def _copy_assets(site: Path) -> None:
     if not bundle.is_file():
         raise ConfigError(f"plotly.min.js not found in {bundle.parent}; reinstall plotly (pip install 'plotly>=5.18')")
     shutil.copyfile(bundle, assets / "plotly.min.js")
-    for name in ("site.js", "site.css"):
+    for name in ("site.js", "plots.js", "site.css"):
         shutil.copyfile(_STATIC / name, assets / name)
 
 
@@ -188,7 +212,8 @@ def build_site(
     Raises ``ResultsError`` for a record failing validation (naming file and field).
     """
     out_dir = Path(out_dir)
-    records = load_result_records([Path(p) for p in results_dirs])
+    stored_records = load_result_records([Path(p) for p in results_dirs])
+    records, stored_names = site_data.display_records(stored_records)
     pub: Published | None = None
     if published is not None:
         pub = load_published(Path(published))
@@ -205,6 +230,11 @@ def build_site(
     run_pages = {r.run_id: run_page_name(r.run_id) for r in records}
     if len(set(run_pages.values())) != len(run_pages):
         raise ResultsError("two run ids map to the same page name; rename one of the runs")
+    model_pages = {m: site_data.model_page_name(m) for m in sorted({r.model for r in records})}
+    protocols = site_data.protocol_summaries(records)
+    complete = [r for r in records if r.status == "complete"]
+    n_unconverged = sum(not r.certified for r in complete)
+    published_values = list(pub.values) if pub else []
 
     env = _environment()
     common: dict[str, Any] = {
@@ -213,12 +243,27 @@ def build_site(
         "paper": pub.file.paper if pub else {},
         "evidence_tags": pub.file.evidence_tags if pub else {},
         "run_pages": run_pages,
+        "model_pages": model_pages,
+        "protocol_anchor": site_data.protocol_anchor,
+        "renames": {new: (old, why) for old, (new, why) in DISPLAY_RENAMES.items()},
+        "site_unconverged": n_unconverged,
+        "site_complete": len(complete),
+        "with_plots": False,
     }
 
     tmp = _prepare_out_dir(out_dir)
     try:
         _copy_assets(tmp)
         (tmp / SITE_MARKER).write_text("generated by mlip-bench leaderboard build\n")
+        downloads = site_data.Downloads(tmp / "data")
+        for s_ in sections:
+            if s_.rows:
+                downloads.add(f"t-{s_.anchor}", *site_data.leaderboard_table(s_, s_.rows))
+            if s_.budget_rows:
+                downloads.add(f"t-budget-{s_.anchor}", *site_data.leaderboard_table(s_, s_.budget_rows))
+        all_rows = [row for s_ in sections for row in (*s_.rows, *s_.budget_rows)]
+        downloads.add("leaderboard", *site_data.leaderboard_table(None, all_rows, sections))
+        test_sets = {s_.dataset: site_data.test_set_text(s_.dataset, records) for s_ in sections}
         _write(
             tmp / "index.html",
             env.get_template("index.html").render(
@@ -228,32 +273,77 @@ def build_site(
                 published_path=_display_path(Path(pub.path)) if pub else "",
                 curve_links={d: [f.key for f in figures if f.dataset == d and not f.budget_study] for d in {f.dataset for f in figures}},
                 budget_links={d: [f.key for f in figures if f.dataset == d and f.budget_study] for d in {f.dataset for f in figures}},
+                test_sets=test_sets,
+                page_unconverged=n_unconverged,
             ),
         )
-        specs = {f.key: {col: learning_curve_figure(f, col) for col in CURVE_COLUMNS} for f in figures}
+        plotted = [f for f in figures if not site_data.single_size(f)]
+        specs = {
+            f.key: {col: learning_curve_figure(f, col, published_values) for col in CURVE_COLUMNS} for f in plotted
+        }
         fits = {c.key: {col: c.fit(col) for col in CURVE_COLUMNS} for c in curves}  # certified points only
+        downloads.add("slopes", *site_data.slopes_table(figures, fits))
+        single_tables = {f.key: site_data.single_size_rows(f) for f in figures if site_data.single_size(f)}
         _write(
             tmp / "curves.html",
             env.get_template("curves.html").render(
-                **common, root="", page="curves", figures=figures, specs=specs, fits=fits, confidence=0.95,
-                static_figures=static_figures,
+                **{**common, "with_plots": bool(plotted)}, root="", page="curves", figures=figures, specs=specs, fits=fits,
+                confidence=0.95, static_figures=static_figures, single_tables=single_tables,
+                published_by_figure={f.key: [v for col in CURVE_COLUMNS for v in site_data.published_on(f, col, published_values)] for f in figures},
                 budget_figures=[f for f in figures if f.budget_study],
                 budget_protocols=sorted({c.protocol for c in curves if c.budget_study}),
+                page_unconverged=sum(not r.certified for c in curves for r in c.runs),
             ),
         )
+        if rep:
+            downloads.add("replication-numbers", *site_data.numbers_table(rep))
+            downloads.add("replication-claims", *site_data.claims_table(rep))
         _write(
             tmp / "replication.html",
             env.get_template("replication.html").render(
                 **common, root="", page="replication", rep=rep,
                 replication_md=_render_markdown(replication_md) if replication_md else None,
+                ran=site_data.what_we_ran(records),
+                page_unconverged=n_unconverged,
             ),
         )
-        anchors = {s.dataset: s.anchor for s in sections}
+        _write(
+            tmp / "protocols.html",
+            env.get_template("protocols.html").render(
+                **common, root="", page="protocols", protocols=protocols, page_unconverged=n_unconverged,
+            ),
+        )
+        model_infos = site_data.model_infos(records)
+        downloads.add("models", *site_data.models_table(model_infos))
+        model_template = env.get_template("model.html")
+        for info in model_infos:
+            _write(
+                tmp / "models" / model_pages[info.model],
+                model_template.render(
+                    **common, root="../", page="model", m=info,
+                    page_unconverged=sum(not r.certified for r in info.runs if r.status == "complete"),
+                ),
+            )
+        anchors = {s_.dataset: s_.anchor for s_ in sections}
         run_template = env.get_template("run.html")
+        stored_by_id = {r.run_id: r for r in stored_records}
         for record in records:
-            _write(tmp / "runs" / run_pages[record.run_id], _render_run(run_template, common, record, anchors, static_figures))
+            page_id = run_pages[record.run_id][: -len(".html")]
+            raw = stored_by_id[record.run_id]
+            _write(tmp / "records" / f"{page_id}.json", json.dumps(raw.model_dump(mode="json"), ensure_ascii=False, indent=1) + "\n")
+            _write(
+                tmp / "runs" / run_pages[record.run_id],
+                _render_run(run_template, common, record, anchors, static_figures, stored_names.get(record.run_id)),
+            )
         if static_figures:
-            _write_static_figures(tmp, figures, records, run_pages)
+            _write_static_figures(tmp, plotted, records, run_pages, published_values)
+        _write(
+            tmp / "cite.html",
+            env.get_template("cite.html").render(
+                **common, root="", page="cite", downloads=downloads.files, page_unconverged=0,
+                citation_cff=site_data.citation_text(CHECKOUT_ROOT),
+            ),
+        )
         _swap_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -261,17 +351,32 @@ def build_site(
     return out_dir / "index.html"
 
 
-def _render_run(template, common: dict[str, Any], record: RunRecord, anchors: dict[str, str], static_figures: bool) -> str:
+def _render_run(
+    template, common: dict[str, Any], record: RunRecord, anchors: dict[str, str], static_figures: bool,
+    stored_name: str | None = None,
+) -> str:
     page_id = run_page_name(record.run_id)[: -len(".html")]
     pairs = parity_pairs(record.parity)
+    test = record.metrics.get("test")
+    n_frames = test.n_frames if test else None
     parity_specs = []
     for i, pair in enumerate(pairs):
-        parity_specs.append((f"p{i}-parity", parity_figure(pair), f"{pair.quantity}: predicted vs reference ({pair.display()[2]})"))
-        parity_specs.append((f"p{i}-hist", error_histogram_figure(pair), f"{pair.quantity}: error histogram"))
+        parity_specs.append((f"p{i}-parity", parity_figure(pair, n_frames), f"{pair.quantity}: predicted vs reference ({pair.display()[2]}); {pair.sample_text(n_frames)}"))
+        parity_specs.append((f"p{i}-hist", error_histogram_figure(pair, n_frames), f"{pair.quantity}: error histogram; {pair.sample_text(n_frames)}"))
     env_dump = record.environment.model_dump()
     known = {"hostname", "platform", "cpu", "gpu", "device", "threads", "python", "packages", "git_commit", "git_dirty"}
+    commit = record.environment.git_commit
+    if not commit:
+        provenance_warning = "This run's git commit is unknown: the code that produced it cannot be recovered exactly."
+    elif record.environment.git_dirty:
+        provenance_warning = (
+            f"This run was made from commit {commit[:12]} with uncommitted changes (a dirty working tree): "
+            "that commit alone may not reproduce it."
+        )
+    else:
+        provenance_warning = ""
     return template.render(
-        **common,
+        **{**common, "with_plots": bool(pairs)},
         root="../",
         page="run",
         r=record,
@@ -279,27 +384,34 @@ def _render_run(template, common: dict[str, Any], record: RunRecord, anchors: di
         anchor=anchors.get(record.dataset.name, ""),
         parity_specs=parity_specs,
         svg_href=f"../figures/run-{page_id}.svg" if (static_figures and pairs) else None,
-        reproduce=reproduce_command(record),
+        reproduce=reproduce_command(record, stored_name),
+        stored_name=stored_name,
         hardware=hardware_of(record),
         convergence=convergence_label(record),
         convergence_detail=convergence_detail(record),
+        protocol_text=protocol_words([record]),
+        provenance_warning=provenance_warning,
+        record_href=f"../records/{page_id}.json",
         env=env_dump,
-        env_extra={k: json.dumps(v) if not isinstance(v, str) else v for k, v in env_dump.items() if k not in known},
-        model_config_json=json.dumps(record.model_config_full, indent=2, sort_keys=True, default=str),
-        protocol_config_json=json.dumps(record.protocol_config, indent=2, sort_keys=True, default=str),
+        env_extra={k: json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v for k, v in env_dump.items() if k not in known},
+        model_config_json=json.dumps(record.model_config_full, indent=2, sort_keys=True, default=str, ensure_ascii=False),
+        protocol_config_json=json.dumps(record.protocol_config, indent=2, sort_keys=True, default=str, ensure_ascii=False),
+        page_unconverged=0 if record.certified or record.status != "complete" else 1,
     )
 
 
-def _write_static_figures(site: Path, figures, records: list[RunRecord], run_pages: dict[str, str]) -> None:
+def _write_static_figures(site: Path, figures, records: list[RunRecord], run_pages: dict[str, str], published=()) -> None:
     from mlip_bench.leaderboard.static_figures import learning_curve_svg, parity_svg
 
     for fig in figures:
-        _write(site / "figures" / f"{fig.key}.svg", learning_curve_svg(fig, CURVE_COLUMNS))
+        for col in CURVE_COLUMNS:
+            _write(site / "figures" / f"{fig.key}-{col}.svg", learning_curve_svg(fig, col, published))
     for record in records:
         pairs = parity_pairs(record.parity)
         if pairs:
             page_id = run_pages[record.run_id][: -len(".html")]
-            _write(site / "figures" / f"run-{page_id}.svg", parity_svg(pairs))
+            test = record.metrics.get("test")
+            _write(site / "figures" / f"run-{page_id}.svg", parity_svg(pairs, test.n_frames if test else None))
 
 
 def _display_path(path: Path) -> str:

@@ -93,6 +93,36 @@ def fit_learning_curve(
     )
 
 
+def fit_band(
+    n_train: Sequence[float], mae: Sequence[float], grid: Sequence[float], confidence: float = 0.95
+) -> tuple[list[float], list[float], list[float]] | None:
+    """The fitted power law at ``grid`` with the pointwise ``confidence`` band of the fitted mean
+    (t-based, on the log scale: ŷ ± t·s·sqrt(1/n + (x − x̄)²/Sxx), mapped back with exp).
+
+    Returns (fit, low, high) lists, or None with fewer than three points (no residual degrees of
+    freedom) or fewer than two distinct sizes.
+    """
+    x = np.log(np.asarray(n_train, dtype=float))
+    y = np.log(np.asarray(mae, dtype=float))
+    n = len(x)
+    if n < 3 or len(np.unique(x)) < 2:
+        return None
+    fit = fit_learning_curve(n_train, mae, confidence)
+    x_mean = x.mean()
+    sxx = float(np.sum((x - x_mean) ** 2))
+    residuals = y - (fit.intercept + fit.slope * x)
+    s = math.sqrt(float(np.sum(residuals**2)) / (n - 2))
+    t = float(stats.t.ppf(0.5 + confidence / 2.0, df=n - 2))
+    g = np.log(np.asarray(grid, dtype=float))
+    centre = fit.intercept + fit.slope * g
+    half = t * s * np.sqrt(1.0 / n + (g - x_mean) ** 2 / sxx)
+    return (
+        [float(v) for v in np.exp(centre)],
+        [float(v) for v in np.exp(centre - half)],
+        [float(v) for v in np.exp(centre + half)],
+    )
+
+
 #: equivalence margin for "same slope" claims: two slopes agree when the interval of their
 #: difference lies inside ±EQUIVALENCE_MARGIN (an exponent difference of 0.05 changes the error
 #: ratio between n = 50 and n = 1000 by about 16 %)

@@ -9,11 +9,25 @@ from __future__ import annotations
 import io
 from typing import Iterable
 
-from mlip_bench.leaderboard.plots import STILL_IMPROVING_LABEL, ParityPair, curve_colour
+from mlip_bench.leaderboard.plots import (
+    STILL_IMPROVING_LABEL,
+    ParityPair,
+    curve_series,
+    nice_ticks,
+    panel_ranges,
+    plotted_published,
+    x_ticks,
+    published_for,
+    published_style,
+    tick_text,
+)
+from mlip_bench.leaderboard.published import PublishedValue
 from mlip_bench.leaderboard.tables import COLUMNS_BY_KEY, CurveFigure
 
 _RC = {
     "text.parse_math": False,
+    # plain tick labels: with parse_math off, mathtext labels would print as raw "$\\mathdefault{10^{2}}$"
+    "axes.formatter.use_mathtext": False,
     "svg.fonttype": "none",
     "svg.hashsalt": "mlip-bench",
     "font.size": 9,
@@ -26,67 +40,81 @@ def _svg(fig) -> str:
     return buf.getvalue()
 
 
-def learning_curve_svg(figure: CurveFigure, column_keys: Iterable[str]) -> str:
-    """Log-log MAE vs n_train, one panel per column, error bars over seeds, slope in the legend;
-    still-improving points hollow and labelled, left out of the fit."""
+def _fixed_log_ticks(axis, ticks: list[float]) -> None:
+    """Ticks at ``ticks`` labelled as plain numbers; no minor labels."""
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter, NullLocator
+
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(FixedFormatter([tick_text(t) for t in ticks]))
+    axis.set_minor_locator(NullLocator())
+    axis.set_minor_formatter(NullFormatter())
+
+
+def learning_curve_svg(
+    figure: CurveFigure, column_key: str, published: Iterable[PublishedValue] = (), confidence: float = 0.95
+) -> str:
+    """One panel (one error column): per curve the certified means (± std; one-seed points without
+    a bar), the fitted power law with its band, still-improving points hollow and labelled; the
+    published numbers as stars with their evidence tags. Legend below the axes."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    keys = list(column_keys)
+    column = COLUMNS_BY_KEY[column_key]
+    series = curve_series(figure, column_key, confidence)
+    pubs = plotted_published(series, published_for(figure, column_key, published))
     with matplotlib.rc_context(_RC):
-        fig, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 4.0), squeeze=False)
-        for ax, key in zip(axes[0], keys):
-            column = COLUMNS_BY_KEY[key]
-            for index, curve in enumerate(figure.curves):
-                colour = curve_colour(index)
-                certified = curve.stats_by_n(key, certified=True)
-                if certified:
-                    fit = curve.fit(key)
-                    ax.errorbar(
-                        list(certified),
-                        [s.mean for s in certified.values()],
-                        yerr=[s.std or 0.0 for s in certified.values()],
-                        marker="o",
-                        color=colour,
-                        capsize=3,
-                        label=curve.label + (f"\n{fit.label()}" if fit else ""),
-                    )
-                improving = curve.stats_by_n(key, certified=False)
-                if improving:
-                    xs, ys = list(improving), [s.mean for s in improving.values()]
-                    ax.errorbar(
-                        xs,
-                        ys,
-                        yerr=[s.std or 0.0 for s in improving.values()],
-                        marker="o",
-                        markerfacecolor="none",
-                        markeredgecolor=colour,
-                        color=colour,
-                        linestyle="none",
-                        capsize=3,
-                        label=f"{curve.label}: {STILL_IMPROVING_LABEL} (hollow, not fitted)",
-                    )
-                    if not figure.budget_study:
-                        for x, y in zip(xs, ys):
-                            ax.annotate(STILL_IMPROVING_LABEL, (x, y), textcoords="offset points", xytext=(0, 7),
-                                        ha="center", fontsize=6, color=colour)
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_xlabel("training configurations n_train")
-            ax.set_ylabel(column.header)
-            ax.set_title(f"{figure.dataset}" + (" (budget study: still improving)" if figure.budget_study else ""))
-            ax.grid(True, which="both", alpha=0.3)
-            if ax.get_legend_handles_labels()[0]:
-                ax.legend(fontsize=7)
-        fig.tight_layout()
+        fig, ax = plt.subplots(figsize=(6.0, 4.2))
+        for s in series:
+            colour, marker = s.style.colour, s.style.mpl_marker
+            if s.band is not None:
+                fit_y, low, high = s.band
+                ax.fill_between(s.grid, low, high, color=colour, alpha=0.15, linewidth=0,
+                                label=f"{s.curve.label}: {confidence * 100:.0f} % band", gid=f"band-{s.curve.key}")
+                ax.plot(s.grid, fit_y, color=colour, linestyle="--", linewidth=1.2, gid=f"fit-{s.curve.key}")
+            for stats_, hollow in ((s.certified, False), (s.improving, True)):
+                if not stats_:
+                    continue
+                xs, ys = list(stats_), [st.mean for st in stats_.values()]
+                errs = [st.std if st.std is not None else float("nan") for st in stats_.values()]
+                if hollow:
+                    label = f"{s.curve.label}: {STILL_IMPROVING_LABEL} (hollow, not fitted)"
+                else:
+                    label = s.curve.label + (f" ({s.fit.label()})" if s.fit else "")
+                ax.errorbar(xs, ys, yerr=errs, marker=marker, color=colour, linestyle="none", capsize=3,
+                            markersize=6, markerfacecolor="none" if hollow else colour, markeredgecolor=colour,
+                            label=label)
+                if hollow and not figure.budget_study:
+                    for x, y in zip(xs, ys):
+                        ax.annotate(STILL_IMPROVING_LABEL, (x, y), textcoords="offset points", xytext=(0, 7),
+                                    ha="center", fontsize=6, color=colour)
+        for v in pubs:
+            style = published_style(v)
+            ax.plot([v.n_train], [v.value], marker="*", markersize=12, color=style.colour, markeredgecolor="#333",
+                    linestyle="none", label=f"{v.method} (published, n_train {v.n_train}) [{v.evidence}]",
+                    gid=f"published-{v.id}")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        (xlo, xhi), (ylo, yhi) = panel_ranges(series, pubs)
+        ax.set_xlim(xlo, xhi)
+        ax.set_ylim(ylo, yhi)
+        _fixed_log_ticks(ax.xaxis, x_ticks(series, pubs))
+        _fixed_log_ticks(ax.yaxis, nice_ticks(ylo, yhi))
+        ax.set_xlabel("training configurations n_train")
+        ax.set_ylabel(column.header)
+        title = f"{column.label} vs n_train, {figure.dataset}" + (" (budget study: still improving)" if figure.budget_study else "")
+        ax.set_title(title)
+        ax.grid(True, which="major", alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=1, frameon=False)
         text = _svg(fig)
         plt.close(fig)
     return text
 
 
-def parity_svg(pairs: list[ParityPair]) -> str:
+def parity_svg(pairs: list[ParityPair], n_frames: int | None = None) -> str:
     """Parity scatter (top) and error histogram (bottom) for each quantity."""
     import matplotlib
 
@@ -104,7 +132,7 @@ def parity_svg(pairs: list[ParityPair]) -> str:
                 ax.plot([lo, hi], [lo, hi], color="0.6", linestyle="--", linewidth=1)
             ax.set_xlabel(f"reference ({unit})")
             ax.set_ylabel(f"predicted ({unit})")
-            ax.set_title(f"{pair.quantity}: predicted vs reference")
+            ax.set_title(f"{pair.quantity}: predicted vs reference\n{pair.sample_text(n_frames)}")
             errors, err_unit = pair.errors
             axes[1][i].hist(errors, bins=50)
             axes[1][i].set_xlabel(f"predicted - reference ({err_unit})")

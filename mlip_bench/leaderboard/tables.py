@@ -23,13 +23,43 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from mlip_bench.leaderboard.curves import SlopeFit, fit_learning_curve, seed_slope
+from mlip_bench.leaderboard.curves import SlopeFit, fit_band, fit_learning_curve, seed_slope
 from mlip_bench.leaderboard.published import PublishedValue
 from mlip_bench.results.schema import RunRecord
 
 EVAL_SET = "test"
 CERTIFIED = "certified"
 STILL_IMPROVING = "still improving"
+
+
+#: stored dataset names shown under another name, and why: the store called ``water`` here is
+#: DeePMD-kit's example water (imported from ../shared/data/water_deepmd), not the paper's liquid
+#: water (Cheng et al.), so the paper's water rows and claims must never point at it
+DISPLAY_RENAMES: dict[str, tuple[str, str]] = {
+    "water": ("water-deepmd", "DeePMD-kit's example water set (imported), not the paper's liquid water of Cheng et al."),
+}
+
+
+def display_dataset(record: RunRecord) -> str:
+    """The name the site shows for the record's dataset. ``water`` imported from a local copy
+    (provenance ``imported*``) is DeePMD-kit's example set and is shown as ``water-deepmd``;
+    a downloaded ``water`` store (the card's Cheng et al. data) keeps its name."""
+    name = record.dataset.name
+    if name in DISPLAY_RENAMES and record.dataset.provenance.startswith("imported"):
+        return DISPLAY_RENAMES[name][0]
+    return name
+
+
+def with_display_names(records: Iterable[RunRecord]) -> tuple[list[RunRecord], dict[str, str]]:
+    """Records whose dataset name is the display name, and run id -> stored name for the renamed ones."""
+    out, stored = [], {}
+    for r in records:
+        shown = display_dataset(r)
+        if shown != r.dataset.name:
+            stored[r.run_id] = r.dataset.name
+            r = r.model_copy(update={"dataset": r.dataset.model_copy(update={"name": shown})})
+        out.append(r)
+    return out, stored
 
 
 def convergence_label(record: RunRecord) -> str:
@@ -230,6 +260,13 @@ class Curve:
             return None
         return fit_learning_curve([n for n, _, _ in pts], [v for _, v, _ in pts], confidence)
 
+    def band(self, column_key: str, grid: list[float], confidence: float = 0.95):
+        """(fit, low, high) of the certified points' power law at ``grid`` (see ``curves.fit_band``)."""
+        pts = self.points(column_key, certified=True)
+        if len({n for n, _, _ in pts}) < 2:
+            return None
+        return fit_band([n for n, _, _ in pts], [v for _, v, _ in pts], grid, confidence)
+
     def certified_sizes(self, column_key: str) -> list[int]:
         """Training sizes with at least one certified point."""
         return sorted({n for n, _, _ in self.points(column_key, certified=True)})
@@ -380,10 +417,96 @@ class TableRow:
     #: "certified", "still improving" or "k of m certified" (reproduced rows)
     convergence: str = ""
     budget_study: bool = False
+    #: training cost per hardware (CPU and GPU runs never averaged together)
+    costs: list[HardwareCost] = field(default_factory=list)
+    #: the protocol's budget in words, e.g. "1,500 optimiser steps (50 epochs); ... still improving"
+    protocol_text: str = ""
+    #: n_train of the training-size group the row belongs to (★ compares rows of one group only)
+    size_group: int = 0
 
     @property
     def n_certified(self) -> int:
         return sum(r.certified for r in self.runs)
+
+
+def hardware_kind(record: RunRecord) -> str:
+    """"GPU" or "CPU": training costs are never averaged across the two."""
+    env = record.environment
+    return "GPU" if (env.device != "cpu" and env.gpu) else "CPU"
+
+
+@dataclass(frozen=True)
+class HardwareCost:
+    """Training cost of a group of runs on one hardware kind and name."""
+
+    kind: str  # "CPU" | "GPU"
+    hardware: str  # e.g. "NVIDIA H200 (cuda)"
+    n_runs: int
+    train_seconds: Stat | None
+    seconds_per_step: Stat | None
+    steps: Stat | None
+
+
+def hardware_costs(runs: Iterable[RunRecord]) -> list[HardwareCost]:
+    """One entry per hardware (GPU entries first), never mixing CPU and GPU runs."""
+    groups: dict[tuple[str, str], list[RunRecord]] = {}
+    for r in runs:
+        groups.setdefault((hardware_kind(r), hardware_of(r)), []).append(r)
+    out = []
+    for (kind, name), rs in sorted(groups.items(), key=lambda kv: (kv[0][0] != "GPU", kv[0][1])):
+        timed = [r.timings for r in rs if r.timings is not None]
+        out.append(
+            HardwareCost(
+                kind=kind,
+                hardware=name,
+                n_runs=len(rs),
+                train_seconds=Stat.of(t.train_seconds for t in timed),
+                seconds_per_step=Stat.of(
+                    (t.seconds_per_step or (t.train_seconds / t.steps if t.steps else None)) for t in timed
+                ),
+                steps=Stat.of(float(t.steps) for t in timed),
+            )
+        )
+    return out
+
+
+def _range_text(values: list[int]) -> str:
+    lo, hi = min(values), max(values)
+    return f"{lo:,}" if lo == hi else f"{lo:,}–{hi:,}"
+
+
+def protocol_words(runs: Iterable[RunRecord]) -> str:
+    """The budget of a group of runs (one protocol) in words, e.g.
+    "1,500 optimiser steps (50 epochs); ended by the step budget: still improving"."""
+    runs = list(runs)
+    timed = [r.timings for r in runs if r.timings is not None]
+    parts = []
+    if timed:
+        parts.append(f"{_range_text([t.steps for t in timed])} optimiser steps ({_range_text([t.epochs for t in timed])} epochs)")
+    rules = sorted({r.convergence.rule for r in runs if r.convergence is not None})
+    k = sum(r.certified for r in runs)
+    if k == len(runs):
+        status = "certified converged"
+    elif k == 0:
+        status = "still improving"
+    else:
+        status = f"{k} of {len(runs)} certified converged, the others still improving"
+    if rules:
+        ended = "ended by " + ", ".join(RULE_WORDS.get(rule, rule) for rule in rules)
+    else:
+        ended = "no convergence certificate (record predates them)"
+    parts.append(f"{ended}: {status}")
+    return "; ".join(parts)
+
+
+#: the convergence rules of ``Convergence.rule`` in words
+RULE_WORDS = {
+    "lr-floor": "the learning-rate floor",
+    "no-validation-gain": "no validation gain",
+    "budget-check": "a budget check",
+    "budget": "the step budget",
+    "unknown": "an unknown rule",
+}
 
 
 def hardware_of(record: RunRecord) -> str:
@@ -411,6 +534,7 @@ def reproduced_rows(curves: Iterable[Curve]) -> list[TableRow]:
                     values[col.key] = stat
             times = [r.timings.train_seconds for r in runs if r.timings is not None]
             params = {r.n_parameters for r in runs}
+            costs = hardware_costs(runs)
             rows.append(
                 TableRow(
                     kind="reproduced",
@@ -423,7 +547,10 @@ def reproduced_rows(curves: Iterable[Curve]) -> list[TableRow]:
                     values=values,
                     seeds=[r.seed for r in runs],
                     n_parameters=max(params) if params else None,
-                    train_seconds=Stat.of(times),
+                    # a mean over CPU and GPU runs means nothing: only for one hardware kind
+                    train_seconds=Stat.of(times) if len({c.kind for c in costs}) <= 1 else None,
+                    costs=costs,
+                    protocol_text=protocol_words(runs),
                     hardware="; ".join(sorted({hardware_of(r) for r in runs})),
                     date=max(r.created for r in runs)[:10],
                     runs=runs,
@@ -472,6 +599,30 @@ def best_per_column(rows: Iterable[TableRow]) -> dict[str, float]:
     return best
 
 
+#: training sizes within this relative distance count as one size for ★ (the paper's 1000
+#: configurations are 950 train + 50 validation)
+SIZE_TOLERANCE = 0.10
+
+
+def assign_size_groups(rows: list[TableRow]) -> None:
+    """Set ``row.size_group``: sizes within ``SIZE_TOLERANCE`` of a group's smallest size join it."""
+    groups: list[int] = []
+    for n in sorted({r.n_train for r in rows}):
+        if groups and n <= groups[-1] * (1 + SIZE_TOLERANCE):
+            continue
+        groups.append(n)
+    for row in rows:
+        row.size_group = max(g for g in groups if g <= row.n_train)
+
+
+def best_per_size(rows: Iterable[TableRow]) -> dict[int, dict[str, float]]:
+    """Lowest mean of each error column within each training-size group (see ``assign_size_groups``)."""
+    by_group: dict[int, list[TableRow]] = {}
+    for row in rows:
+        by_group.setdefault(row.size_group, []).append(row)
+    return {g: best_per_column(rs) for g, rs in sorted(by_group.items())}
+
+
 @dataclass
 class DatasetSection:
     """Everything the index page shows for one dataset (variant, e.g. ``rmd17/aspirin``)."""
@@ -483,6 +634,21 @@ class DatasetSection:
     failed: list[RunRecord]
     #: rows of budget-study protocols (every run still improving), shown in a table of their own
     budget_rows: list[TableRow] = field(default_factory=list)
+    #: best value per training-size group and column (★ compares rows of one size only)
+    best_by_size: dict[int, dict[str, float]] = field(default_factory=dict)
+
+    def is_best(self, row: TableRow, column_key: str) -> bool:
+        """True when ``row`` holds the lowest value of the column among rows of its training size."""
+        if row.budget_study:
+            return False
+        stat = row.values.get(column_key)
+        best = self.best_by_size.get(row.size_group, {}).get(column_key)
+        return stat is not None and best is not None and stat.mean == best
+
+    @property
+    def unconverged_runs(self) -> int:
+        """Complete runs shown in this section that are not certified converged."""
+        return sum(len(r.runs) - r.n_certified for r in (*self.rows, *self.budget_rows) if r.kind == "reproduced")
 
     @property
     def anchor(self) -> str:
@@ -510,5 +676,9 @@ def dataset_sections(
         candidates = [*ERROR_COLUMNS, *extra_set_columns(r for r in records if r.dataset.name == name)]
         used = [c for c in candidates if any(c.key in r.values for r in rows + budget)]
         failed = [r for r in records if r.dataset.name == name and r.status != "complete"]
-        sections.append(DatasetSection(name, rows, best_per_column(rows), used, failed, budget))
+        assign_size_groups(rows)
+        assign_size_groups(budget)
+        sections.append(
+            DatasetSection(name, rows, best_per_column(rows), used, failed, budget, best_by_size=best_per_size(rows))
+        )
     return sections

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from leaderboard_records import FIXTURES
 from mlip_bench.results.schema import RunRecord
+from tests.leaderboard.leaderboard_records import FIXTURES
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ import subprocess
 import sys
 import urllib.request
 
-from leaderboard_records import FIXTURES
-
 from mlip_bench.cli import main
 from mlip_bench.errors import ConfigError
 from mlip_bench.leaderboard.build import build_site
+from tests.leaderboard.leaderboard_records import FIXTURES
 
 
 def test_serve_refuses_a_folder_without_a_site(tmp_path, capsys):

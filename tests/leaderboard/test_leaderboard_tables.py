@@ -5,7 +5,6 @@ from __future__ import annotations
 import statistics
 
 import pytest
-from leaderboard_records import make_record
 
 from mlip_bench.leaderboard.published import PublishedValue
 from mlip_bench.leaderboard.tables import (
@@ -17,6 +16,7 @@ from mlip_bench.leaderboard.tables import (
     record_value,
     reproduced_rows,
 )
+from tests.leaderboard.leaderboard_records import make_record
 
 
 def test_per_seed_splits_form_one_curve_with_seed_error_bars():

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 
-from leaderboard_records import FIXTURES, REPO, make_record
-
 from mlip_bench.results.io import write_record
+from tests.leaderboard.leaderboard_records import FIXTURES, REPO, make_record
 
 
 def _summary():

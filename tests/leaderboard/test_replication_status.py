@@ -10,7 +10,6 @@ not comparable.
 from __future__ import annotations
 
 import pytest
-from leaderboard_records import REPO, make_record
 
 from mlip_bench.leaderboard.curves import PAIRED, WELCH
 from mlip_bench.leaderboard.published import default_published_path, load_published
@@ -29,6 +28,7 @@ from mlip_bench.leaderboard.replication import (
     replicate,
 )
 from mlip_bench.leaderboard.tables import build_curves, group_figures
+from tests.leaderboard.leaderboard_records import REPO, make_record
 
 PUB = load_published(default_published_path())
 VALUES = {v.id: v for v in PUB.values}

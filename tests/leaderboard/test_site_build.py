@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 
 import plotly
 import pytest
-from leaderboard_records import FIXTURES
 
 from mlip_bench.errors import ConfigError, ResultsError
 from mlip_bench.leaderboard.build import SITE_MARKER, build_site, reproduce_command, run_page_name
+from tests.leaderboard.leaderboard_records import FIXTURES
 
 XSS = "<script>alert(1)</script>"
 
@@ -30,6 +30,10 @@ class _Links(HTMLParser):
                 self.ids.add(value)
             if name in ("href", "src") and value is not None:
                 self.refs.append((tag, name, value))
+
+
+#: hosts a link (never an asset) may point at: papers' DOIs and arXiv pages
+PAPER_HOSTS = {"doi.org", "arxiv.org"}
 
 
 def _parse(path: Path) -> _Links:
@@ -63,6 +67,8 @@ def test_every_link_and_asset_resolves_locally(site):
     for page, links in parsed.items():
         for tag, attr, value in links.refs:
             url = urlsplit(value)
+            if tag == "a" and url.scheme == "https" and url.netloc in PAPER_HOSTS:
+                continue  # a paper's link (model and cite pages); nothing is loaded from the network
             assert url.scheme == "" and url.netloc == "", f"{page.name}: external {attr} {value!r}"
             target = (page.parent / url.path).resolve() if url.path else page
             assert target.is_file(), f"{page.name}: {value} does not resolve"
@@ -105,17 +111,30 @@ def test_run_page_has_provenance_and_a_reproduce_command(site):
     assert record["dataset"]["store_sha256"] in page
     assert record["environment"]["git_commit"] in page
     assert "torch" in page and "2.4.1" in page
-    assert "mlip-bench run nequip-l1 --dataset md17/aspirin --n-train 950 --seeds 1 --protocol paper" in page
+    # one seed exactly: a one-cell sweep file (mlip-bench run has no --seed option)
+    assert "seeds: [0]" in page and "n_train: [950]" in page and "mlip-bench sweep reproduce-" in page
+    assert '<a class="record-link" href="../records/' in page
     assert 'data-spec="p0-parity"' in page and 'data-spec="p0-hist"' in page
 
 
 def test_reproduce_command_quotes_hostile_names():
-    from leaderboard_records import make_record
+    from tests.leaderboard.leaderboard_records import make_record
 
-    cmd = reproduce_command(make_record(model="x; rm -rf ~", seed=2))
-    assert cmd.startswith("mlip-bench run 'x; rm -rf ~' ") and "--seeds 3" in cmd
+    import yaml
+
+    from mlip_bench.sweep.spec import SweepSpec
+
+    cmd = reproduce_command(make_record(model="x; rm -rf ~", seed=2, n_train=950))
+    lines = cmd.splitlines()
+    assert lines[0].startswith("cat > reproduce-") and lines[0].endswith("<<'MLIP_BENCH_EOF'")
+    body = lines[1:lines.index("MLIP_BENCH_EOF")]
+    spec = SweepSpec.model_validate(yaml.safe_load("\n".join(body)))
+    assert spec.seeds == [2] and spec.model_names == ["x; rm -rf ~"] and spec.protocol == "paper"
+    assert lines[-1].startswith("mlip-bench sweep reproduce-") and "rm -rf" not in lines[-1]
     tagged = reproduce_command(make_record(protocol="cpu+1a2b3c4d"))
-    assert "--protocol cpu " in tagged and "overrides of protocol cpu+1a2b3c4d" in tagged
+    assert 'protocol: "cpu"' in tagged and "overrides of protocol cpu+1a2b3c4d" in tagged
+    # the site shows DeePMD-kit's water as water-deepmd; the command uses the stored name
+    assert 'datasets: ["water"]' in reproduce_command(make_record(dataset="water-deepmd"), "water")
 
 
 def test_record_failing_validation_is_refused_naming_file_and_field(tmp_path):
@@ -178,15 +197,17 @@ def test_static_svg_fallbacks(tmp_path):
     build_site(files, out)
     svgs = sorted((out / "figures").glob("*.svg"))
     curve_svgs = [p for p in svgs if not p.name.startswith("run-")]
-    assert len(curve_svgs) == 2  # md17/aspirin and rmd17/ethanol
+    # md17/aspirin: one SVG per panel (force, energy); rmd17/ethanol has one size: a table, no figure
+    assert len(curve_svgs) == 2 and {p.name.rsplit("-", 1)[1] for p in curve_svgs} == {"force_mae.svg", "energy_mae.svg"}
     run_svgs = [p for p in svgs if p.name.startswith("run-")]
     assert len(run_svgs) == 2  # the two records with parity samples
     for p in svgs:
         text = p.read_text()
         assert text.lstrip().startswith("<?xml") and "<svg" in text
         assert "<script" not in text
-    ethanol = next(p for p in curve_svgs if "&lt;script&gt;" in p.read_text())
-    assert ethanol
+        assert "mathdefault" not in text and "$" not in text  # tick labels are plain numbers
+    curves = (out / "curves.html").read_text()
+    assert "&lt;script&gt;" in curves.split('id="single-', 1)[1]  # the XSS name, as text in the table
 
 
 def test_cli_build_and_its_error_line(tmp_path, capsys):
@@ -212,16 +233,18 @@ def test_replication_page_lists_every_published_number_with_a_status(site):
     table = page.split('id="numbers"', 1)[1].split("</table>", 1)[0]
     assert table.count("<tr data-kind=") == len(pub.values)
     assert table.count('class="status status-') == len(pub.values)
-    assert table.count('data-kind="shown-only"') == sum(not v.is_target for v in pub.values)
+    assert table.count('data-target="shown-only"') == sum(not v.is_target for v in pub.values)
+    # the summary comes first: what we ran, then the verdicts, then the claims, then the numbers
+    order = [page.index(k) for k in ('id="what-we-ran"', 'id="verdicts"', 'id="claims"', 'id="numbers"')]
+    assert order == sorted(order)
     for claim in pub.file.claims:
         assert claim.id in page
     assert "Tolerance:" in page and "±15 %" in page
 
 
 def test_budget_study_and_still_improving_points_on_the_pages(tmp_path):
-    from leaderboard_records import make_record
-
     from mlip_bench.results.io import write_record
+    from tests.leaderboard.leaderboard_records import make_record
 
     results = tmp_path / "results"
     for n in (50, 150, 950):
@@ -235,8 +258,9 @@ def test_budget_study_and_still_improving_points_on_the_pages(tmp_path):
     index = (out / "index.html").read_text()
     main = index.split('id="t-ds-md17-aspirin"', 1)[1].split("</table>", 1)[0]
     budget = index.split('id="t-budget-ds-md17-aspirin"', 1)[1].split("</table>", 1)[0]
-    assert main.count("<td>plateau</td>") == 3 and "<td>short</td>" not in main
-    assert budget.count("<td>short</td>") == 3 and "<td>plateau</td>" not in budget
+    assert main.count('class="protocol-link" href="protocols.html#protocol-plateau"') == 3 and "#protocol-short" not in main
+    assert budget.count('href="protocols.html#protocol-short"') == 3 and "#protocol-plateau" not in budget
+    assert "optimiser steps" in main and "still improving" in budget
     assert "2 of 3 certified" in main and ">certified</span>" in main
     assert budget.count(">still improving</span>") == 3
     assert "Budget study: every run still improving" in index
@@ -247,7 +271,7 @@ def test_budget_study_and_still_improving_points_on_the_pages(tmp_path):
              for chunk in curves.split('<script type="application/json"')[1:]]
     hollow = [t for s in specs for t in s["data"] if t["meta"]["points"] == "still improving"]
     filled = [t for s in specs for t in s["data"] if t["meta"]["points"] == "certified"]
-    assert all(t["marker"]["symbol"] == "circle-open" for t in hollow)
+    assert all(t["marker"]["symbol"].endswith("-open") for t in hollow)
     assert all("[plateau]" in t["name"] and "slope" in t["name"] for t in filled)
     # plateau: the one uncertified run, labelled on the plot; short: every size, in the budget figure
     plateau_hollow = [t for t in hollow if "[plateau]" in t["name"]]
@@ -257,7 +281,7 @@ def test_budget_study_and_still_improving_points_on_the_pages(tmp_path):
     assert "nequip-l1 [short]" in budget_part and "nequip-l1 [short]" not in converged
     assert "n=950 s2" in converged
     svgs = [p for p in (out / "figures").glob("*.svg") if not p.name.startswith("run-")]
-    assert len(svgs) == 2 and any("still improving" in p.read_text() for p in svgs)
+    assert len(svgs) == 4 and any("still improving" in p.read_text() for p in svgs)  # 2 figures x 2 panels
 
     run = (out / "runs" / run_page_name("nequip-l1-md17-aspirin-n950-s2-plateau")).read_text()
     assert ">still improving</span>" in run and "budget: best epoch 99 of 100" in run

@@ -8,9 +8,9 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-from leaderboard_records import FIXTURES, REPO
 
 from mlip_bench.leaderboard.build import build_site, run_page_name
+from tests.leaderboard.leaderboard_records import FIXTURES, REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
