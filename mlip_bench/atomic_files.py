@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any
 
 
 def write_atomic(path: str | Path, write: Callable[[IO[Any]], None], binary: bool = False) -> Path:

@@ -206,9 +206,8 @@ def evaluate_command(
     graphs = [frame_to_graph(f, config.r_max, config.torch_dtype) for f in store.frames(indices)]
     metrics, _ = evaluate_potential(potential, graphs)
     console = _console()
-    from rich.table import Table
-
     from rich.markup import escape
+    from rich.table import Table
 
     table = Table(title=escape(f"{config.name} on {variant} ({split}, {metrics.n_frames} frames)"))
     table.add_column("metric")

@@ -19,8 +19,8 @@ import stat
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
-from typing import Iterable
 
 from mlip_bench.errors import DownloadError
 

@@ -9,7 +9,7 @@ single-system dataset (``lips``) or ``NAME/MOLECULE`` (``rmd17/ethanol``).
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -19,7 +19,6 @@ from mlip_bench.config_files import load_yaml_model
 from mlip_bench.errors import ConfigError, DatasetError
 from mlip_bench.paths import CARDS_DIR
 from mlip_bench.units import ENERGY_UNITS_TO_EV, LENGTH_UNITS_TO_ANGSTROM
-
 
 ArchiveKind = Literal["none", "zip", "tar", "tar.gz", "tar.bz2", "tar.xz"]
 #: a full sha256, or a published prefix of one (at least 12 hex digits, as load-atoms pins rMD17)
@@ -236,7 +235,7 @@ def parse_card(path: Path) -> DatasetCard:
     return card
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load_card_cached(path: str, mtime: float) -> DatasetCard:
     return parse_card(Path(path))
 

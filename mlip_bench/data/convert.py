@@ -10,8 +10,8 @@ The store is written to a temporary file and renamed, so an interrupted conversi
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from mlip_bench.data.cards import DatasetCard
 from mlip_bench.data.duplicates import duplicate_report, frame_fingerprint

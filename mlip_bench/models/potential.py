@@ -13,8 +13,9 @@ paper's trainable per-species scale (init 1) and shift (init 0).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import torch

@@ -4,8 +4,8 @@ silently; read back as validated :class:`RunRecord` objects or one pandas DataFr
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from pydantic import ValidationError
 

@@ -22,6 +22,7 @@ from mlip_bench.sweep.cells import Cell, CellState, cell_state
 from mlip_bench.sweep.progress import SweepProgress
 from mlip_bench.sweep.worker import CellOutcome, execute_cell, pool_initializer, record_failure
 
+
 @dataclass
 class SweepSummary:
     """Run ids by what happened in this invocation (``skipped``: complete before it started)."""

@@ -3,8 +3,8 @@ component (meV/Å), per-element force MAE, and small parity samples for the lead
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch

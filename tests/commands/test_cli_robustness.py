@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from pathlib import Path
 
 import h5py
@@ -15,12 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
-
-import toy_model  # noqa: E402  (registers the tiny "pairmlp" network)
-
-from mlip_bench.cli import main  # noqa: E402
-from mlip_bench.data.catalog import store_path  # noqa: E402
+from mlip_bench.cli import main
+from mlip_bench.data.catalog import store_path
+from tests.train import toy_model  # (registers the tiny "pairmlp" network)
 
 
 def one_error(err: str, *words: str) -> str:

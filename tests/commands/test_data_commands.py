@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
-
-from fixture_archives import (  # noqa: E402
+from mlip_bench.cli import main
+from tests.data.fixture_archives import (
     ALL_FIXTURES,
     MOLECULES,
     md17_dataset_files,
@@ -17,9 +13,7 @@ from fixture_archives import (  # noqa: E402
     sgdml_fixture,
     use_miniature_cards,
 )
-from loopback_server import LoopbackServer  # noqa: E402
-
-from mlip_bench.cli import main  # noqa: E402
+from tests.data.loopback_server import LoopbackServer
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +64,7 @@ def test_info_reports_subsets_and_cross_subset_duplicates(tmp_path, capsys):
 
     import numpy as np
 
-    from fixture_archives import RawFrames, md17_npz
+    from tests.data.fixture_archives import RawFrames, md17_npz
 
     raw = fixture.raw
     raw.positions[5] = raw.positions[1].copy()

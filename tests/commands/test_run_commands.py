@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
-
-import toy_model  # noqa: E402  (registers the tiny "pairmlp" network)
-
-from mlip_bench.cli import main  # noqa: E402
-from mlip_bench.commands.run_commands import parse_n_train, parse_overrides  # noqa: E402
-from mlip_bench.errors import ConfigError  # noqa: E402
+from mlip_bench.cli import main
+from mlip_bench.commands.run_commands import parse_n_train, parse_overrides
+from mlip_bench.errors import ConfigError
+from tests.train import toy_model  # (registers the tiny "pairmlp" network)
 
 
 @pytest.fixture

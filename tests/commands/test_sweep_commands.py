@@ -12,22 +12,17 @@ from pathlib import Path
 
 import pytest
 
-SWEEP_TESTS = Path(__file__).resolve().parents[1] / "sweep"
-if str(SWEEP_TESTS) not in sys.path:
-    sys.path.insert(0, str(SWEEP_TESTS))
-
-import cell_runner_for_tests as fake  # noqa: E402
-from sweep_files_for_tests import write_sweep  # noqa: E402
-
-from mlip_bench.cli import main  # noqa: E402
-from mlip_bench.results.io import load_records  # noqa: E402
+from mlip_bench.cli import main
+from mlip_bench.results.io import load_records
+from tests.sweep import cell_runner_for_tests as fake
+from tests.sweep.sweep_files_for_tests import write_sweep
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(SWEEP_TESTS), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
 
 

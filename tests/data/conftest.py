@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from synthetic_frames import random_frames
+from tests.data.synthetic_frames import random_frames
 
 
 @pytest.fixture

@@ -5,16 +5,23 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import sys
 import tarfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fixture_archives import (  # noqa: E402
+from mlip_bench.data.archive import extract_archive
+from mlip_bench.data.cards import load_card
+from mlip_bench.data.catalog import open_store, store_path
+from mlip_bench.data.download import (
+    MIRROR_ENV,
+    download_variant,
+    fetch_file,
+    load_pins,
+    pins_path,
+)
+from mlip_bench.errors import ChecksumError, DatasetError, DownloadError
+from tests.data.fixture_archives import (
     ALL_FIXTURES,
     KCAL,
     md17_npz,
@@ -24,19 +31,7 @@ from fixture_archives import (  # noqa: E402
     use_miniature_cards,
     zip_bytes,
 )
-from loopback_server import LoopbackServer  # noqa: E402
-
-from mlip_bench.data.archive import extract_archive  # noqa: E402
-from mlip_bench.data.cards import load_card  # noqa: E402
-from mlip_bench.data.catalog import open_store, store_path  # noqa: E402
-from mlip_bench.data.download import (  # noqa: E402
-    MIRROR_ENV,
-    download_variant,
-    fetch_file,
-    load_pins,
-    pins_path,
-)
-from mlip_bench.errors import ChecksumError, DatasetError, DownloadError  # noqa: E402
+from tests.data.loopback_server import LoopbackServer
 
 
 @pytest.fixture(autouse=True)
@@ -376,7 +371,7 @@ def test_interrupted_conversion_leaves_no_store(tmp_path):
 
 def test_official_split_index_out_of_range(tmp_path):
     raw = molecule_frames("ethanol", 5)
-    from fixture_archives import rmd17_npz
+    from tests.data.fixture_archives import rmd17_npz
 
     members = {"rmd17/npz_data/rmd17_ethanol.npz": rmd17_npz(raw)}
     for k in range(1, 6):

@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthetic_frames import SHARED_DATA
 from mlip_bench.cli import main
 from mlip_bench.data.catalog import open_store
 from mlip_bench.data.importers import read_frames
 from mlip_bench.data.importers.variant_import import import_variant
 from mlip_bench.data.splits import make_split
+from tests.data.synthetic_frames import SHARED_DATA
 
 pytestmark = [
     pytest.mark.shared_data,

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from synthetic_frames import random_frames
 from mlip_bench.data.splits import (
     Split,
     load_or_create_split,
@@ -22,6 +21,7 @@ from mlip_bench.data.splits import (
 )
 from mlip_bench.data.store import Store, write_store
 from mlip_bench.errors import ConfigError, DatasetError
+from tests.data.synthetic_frames import random_frames
 
 ATTRS = {"name": "test", "provenance": "imported"}
 

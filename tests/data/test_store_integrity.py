@@ -5,7 +5,6 @@ corrupt .npz files are one-line errors."""
 from __future__ import annotations
 
 import io
-import sys
 import zipfile
 from pathlib import Path
 
@@ -13,14 +12,11 @@ import h5py
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
-
-import toy_model  # noqa: E402
-
-from mlip_bench.data.catalog import imported_variants, open_store, resolve_variant, store_path, verified_cache_dir  # noqa: E402
-from mlip_bench.data.importers import read_frames  # noqa: E402
-from mlip_bench.data.store import Store, check_store_integrity, is_hdf5_file  # noqa: E402
-from mlip_bench.errors import DatasetError  # noqa: E402
+from mlip_bench.data.catalog import imported_variants, open_store, resolve_variant, store_path, verified_cache_dir
+from mlip_bench.data.importers import read_frames
+from mlip_bench.data.store import Store, check_store_integrity, is_hdf5_file
+from mlip_bench.errors import DatasetError
+from tests.train import toy_model
 
 
 @pytest.fixture()

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from mlip_bench.errors import ResultsError
+from mlip_bench.results import schema
 from mlip_bench.results.environment import collect_environment
 from mlip_bench.results.io import load_records, record_path, records_dataframe, write_record
-from mlip_bench.results import schema
 from mlip_bench.results.schema import DatasetRef, RunRecord, SplitRef, Timings
 
 

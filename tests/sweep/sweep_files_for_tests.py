@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-RUNNER = "cell_runner_for_tests:run_cell"
+RUNNER = "tests.sweep.cell_runner_for_tests:run_cell"
 
 
 def write_sweep(path: Path, **fields: object) -> Path:

@@ -20,8 +20,7 @@ from mlip_bench.sweep.cells import (
     is_locked,
 )
 from mlip_bench.sweep.worker import failed_cell_record
-
-import cell_runner_for_tests as fake
+from tests.sweep import cell_runner_for_tests as fake
 
 
 def _cell(n: int = 10) -> Cell:

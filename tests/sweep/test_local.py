@@ -10,13 +10,12 @@ from pathlib import Path
 import pytest
 
 from mlip_bench.results.io import load_records
+from mlip_bench.sweep.cells import CellState
 from mlip_bench.sweep.local import run_local
 from mlip_bench.sweep.progress import SweepProgress
 from mlip_bench.sweep.spec import expand_cells, parse_sweep
-from mlip_bench.sweep.cells import CellState
-
-import cell_runner_for_tests as fake
-from sweep_files_for_tests import RUNNER
+from tests.sweep import cell_runner_for_tests as fake
+from tests.sweep.sweep_files_for_tests import RUNNER
 
 
 def _spec(**fields):

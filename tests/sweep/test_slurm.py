@@ -8,15 +8,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+
 from mlip_bench.errors import ConfigError
 from mlip_bench.results.io import load_records
 from mlip_bench.sweep.cells import CellState
 from mlip_bench.sweep.local import cells_to_run
 from mlip_bench.sweep.slurm import submit_array, wait_for_jobs
 from mlip_bench.sweep.spec import SlurmResources, expand_cells, parse_sweep
-
-import cell_runner_for_tests as fake
-from sweep_files_for_tests import RUNNER
+from tests.sweep import cell_runner_for_tests as fake
+from tests.sweep.sweep_files_for_tests import RUNNER
 
 
 def _spec(**fields):

@@ -9,7 +9,7 @@ import yaml
 
 from mlip_bench.errors import ConfigError
 from mlip_bench.sweep.spec import expand_cells, load_sweep, parse_sweep, resolve_ladder
-from sweep_files_for_tests import RUNNER, write_sweep
+from tests.sweep.sweep_files_for_tests import RUNNER, write_sweep
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -177,8 +177,8 @@ def test_committed_sweep_files_are_valid_and_expand() -> None:
 
 
 def test_dataset_aliases_resolve_as_the_harness_resolves_them(tmp_path: Path) -> None:
-    from mlip_bench.data.catalog import resolve_variant
     from mlip_bench.data.cards import load_card
+    from mlip_bench.data.catalog import resolve_variant
 
     card = load_card("rmd17")
     molecule, source = next((m, s) for m, s in card.molecules.items() if s.aliases)

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-import toy_model  # noqa: E402  (registers "pairmlp")
+from tests.train import toy_model  # (registers "pairmlp")
 
 
 @pytest.fixture(autouse=True)

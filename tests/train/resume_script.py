@@ -1,4 +1,5 @@
-"""Run one toy cell in its own process (used by test_resume.py): ROOT OUT BASELINES MAX_STEPS."""
+"""Run one toy cell in its own process (used by test_resume.py), as
+``python -m tests.train.resume_script ROOT OUT BASELINES MAX_STEPS`` from the repository root."""
 
 from __future__ import annotations
 
@@ -7,13 +8,11 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
+import mlip_bench.models.registry as registry
+from mlip_bench.train.harness import run_cell
+from tests.train import toy_model  # noqa: F401  (registers "pairmlp")
+
 torch.set_num_threads(1)
-
-import toy_model  # noqa: E402
-
-import mlip_bench.models.registry as registry  # noqa: E402
-from mlip_bench.train.harness import run_cell  # noqa: E402
 
 root, out, baselines, max_steps = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])
 registry.BASELINES_DIR = baselines

@@ -60,7 +60,7 @@ def test_failed_record_is_not_replaced_silently(tmp_path, baselines, toy_root):
 
 
 def test_periodic_data_gets_the_periodic_recipe(tmp_path, baselines):
-    import toy_model
+    from tests.train import toy_model
 
     root = tmp_path / "data"
     toy_model.write_periodic_store(root)
@@ -72,11 +72,10 @@ def test_periodic_data_gets_the_periodic_recipe(tmp_path, baselines):
 
 
 def test_extra_named_test_sets_get_their_own_metrics(tmp_path, baselines):
-    import toy_model
-
     from mlip_bench.data.catalog import store_path
     from mlip_bench.data.store import write_store
     from mlip_bench.results.io import records_dataframe
+    from tests.train import toy_model
 
     frames = toy_model.morse_frames(120, seed=1)
     for copy, original in ((85, 0), (86, 1)):  # two test_X frames repeat training frames

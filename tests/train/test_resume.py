@@ -13,14 +13,15 @@ from mlip_bench.results.io import load_records
 from mlip_bench.train.checkpoint import load_checkpoint
 from mlip_bench.train.harness import run_cell
 
-SCRIPT = Path(__file__).parent / "resume_script.py"
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = ["-m", "tests.train.resume_script"]
 STEPS = 200
 
 
 def _run(root, out, baselines) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(SCRIPT), str(root), str(out), str(baselines), str(STEPS)],
-        capture_output=True, text=True, timeout=300, check=True,
+        [sys.executable, *SCRIPT, str(root), str(out), str(baselines), str(STEPS)],
+        capture_output=True, text=True, timeout=300, check=True, cwd=REPO,
     )
 
 
@@ -32,8 +33,8 @@ def test_killed_run_resumes_to_identical_metrics(tmp_path, baselines, toy_root):
 
     out = tmp_path / "killed"
     proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT), str(toy_root), str(out), str(baselines), str(STEPS)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, *SCRIPT, str(toy_root), str(out), str(baselines), str(STEPS)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO,
     )
     ckpt_dirs = out / "checkpoints"
     deadline = time.time() + 120

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
-import toy_model
 from mlip_bench.data.graphs import frame_to_graph
 from mlip_bench.errors import TrainingError
 from mlip_bench.models.potential import DatasetStatistics
@@ -16,6 +14,7 @@ from mlip_bench.train.evaluate import evaluate_potential
 from mlip_bench.train.harness import seed_everything
 from mlip_bench.train.protocols import load_protocol
 from mlip_bench.train.trainer import Trainer
+from tests.train import toy_model
 
 
 def make_trainer(tmp_path, baselines, seed=0, max_steps=60, **protocol_overrides):
@@ -50,7 +49,7 @@ def test_same_seed_same_weights_other_seed_differs(tmp_path, baselines):
     b, _ = make_trainer(tmp_path / "b", baselines, seed=3, max_steps=25)
     c, _ = make_trainer(tmp_path / "c", baselines, seed=4, max_steps=25)
     ra, rb, rc = a.fit(), b.fit(), c.fit()
-    for (ka, va), (kb, vb) in zip(a.potential.state_dict().items(), b.potential.state_dict().items()):
+    for (ka, va), (_kb, vb) in zip(a.potential.state_dict().items(), b.potential.state_dict().items()):
         assert torch.equal(va, vb), ka
     assert [h["val_loss"] for h in ra.history] == [h["val_loss"] for h in rb.history]
     assert [h["val_loss"] for h in ra.history] != [h["val_loss"] for h in rc.history]

@@ -24,8 +24,8 @@ from e3nn.math import normalize2mom
 
 from mlip_bench.models.nequip.layout import (
     EquivariantLinear,
-    Features,
     FeatureLayout,
+    Features,
     SpeciesLinear,
     masked_normalised,
 )

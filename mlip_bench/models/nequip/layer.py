@@ -6,7 +6,7 @@ import torch
 from e3nn.math import normalize2mom
 
 from mlip_bench.models.nequip.interaction import AngularCoupling, InteractionBlock
-from mlip_bench.models.nequip.layout import Features, FeatureLayout
+from mlip_bench.models.nequip.layout import FeatureLayout, Features
 
 _ACTIVATIONS = {"silu": torch.nn.functional.silu, "tanh": torch.tanh, "abs": torch.abs}
 

@@ -1,0 +1,1 @@
+"""Tests of mlip-bench (a package, so helpers import as tests.<area>.<module>)."""
