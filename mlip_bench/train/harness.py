@@ -98,7 +98,7 @@ def run_cell(
     name so it never mixes with the preset's runs. ``device``: "cpu", "cuda", ... (default: cuda
     when available, else cpu).
     """
-    from mlip_bench.data.catalog import open_store, resolve_variant
+    from mlip_bench.data.catalog import card_for, open_store, resolve_variant
     from mlip_bench.models.registry import load_model_config
     from mlip_bench.results.io import read_record, record_path
     from mlip_bench.train.protocols import load_protocol
@@ -116,7 +116,7 @@ def run_cell(
         raise ResultsError(f"run {rid} failed earlier ({record.error}); delete {existing} to try again")
 
     config = load_model_config(model, **model_over)  # ModelError for unknown models
-    card = _card_or_none(variant)
+    card = card_for(variant)
     store = open_store(variant, root=root, verify=True)
     try:
         kind = card.kind if card is not None else _kind_of(store)
@@ -134,14 +134,6 @@ def run_cell(
         )
     finally:
         store.close()
-
-
-def _card_or_none(variant: str):
-    """The dataset card of ``variant``, or None for an imported dataset without a card."""
-    from mlip_bench.data.cards import list_cards, load_card
-
-    base = variant.split("/")[0]
-    return load_card(base) if base in list_cards() else None
 
 
 def _kind_of(store) -> str:
@@ -194,6 +186,7 @@ def _train_and_record(rid, config, proto, protocol_label, variant, card, store, 
     from mlip_bench.models.potential import DatasetStatistics
     from mlip_bench.models.registry import build_potential
     from mlip_bench.results.environment import collect_environment
+    from mlip_bench.results.failed import failed_record
     from mlip_bench.results.io import write_record
     from mlip_bench.train.evaluate import evaluate_potential
     from mlip_bench.train.trainer import Trainer
@@ -263,7 +256,7 @@ def _train_and_record(rid, config, proto, protocol_label, variant, card, store, 
     try:
         result = trainer.fit()
     except TrainingError as err:
-        record = RunRecord(status="failed", error=str(err), **base)
+        record = failed_record(error=str(err), **base)
         write_record(record, out_dir)
         raise
     trainer.load_best_weights()
