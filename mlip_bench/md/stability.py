@@ -100,7 +100,7 @@ class StabilityCheck:
             worst = int(np.argmax(deviation))
             if deviation[worst] > self.bond_tolerance_a:
                 i, j = (int(x) for x in self.bonds[worst])
-                return (f"bond {i}-{j} deviates {deviation[worst]:.2f} Å from its reference "
+                return (f"bond {i}-{j} deviates {deviation[worst]:.3f} Å from its reference "
                         f"{self.reference_lengths[worst]:.2f} Å")
             return ""
         closest = min_distance(positions, self.cell, self.pbc, self.min_distance_a)

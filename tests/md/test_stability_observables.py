@@ -27,7 +27,7 @@ def test_stability_detector_fires_on_a_stretched_bond_only():
     stretched = WATER.copy()
     stretched[1, 0] += 0.6
     reason = check.check(stretched)
-    assert "bond 0-1" in reason and "0.60 Å" in reason
+    assert "bond 0-1" in reason and "0.600 Å" in reason
     compressed = WATER.copy()
     compressed[2] *= 0.4  # O-H shortened by about 0.58 Å
     assert "bond 0-2" in check.check(compressed)
