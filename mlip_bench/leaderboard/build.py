@@ -330,7 +330,7 @@ def build_site(
         for record in records:
             page_id = run_pages[record.run_id][: -len(".html")]
             raw = stored_by_id[record.run_id]
-            _write(tmp / "records" / f"{page_id}.json", json.dumps(raw.model_dump(mode="json"), ensure_ascii=False, indent=1) + "\n")
+            _write(tmp / "records" / f"{page_id}.json", json.dumps(raw.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")) + "\n")
             _write(
                 tmp / "runs" / run_pages[record.run_id],
                 _render_run(run_template, common, record, anchors, static_figures, stored_names.get(record.run_id)),

@@ -134,7 +134,7 @@ def parity_svg(pairs: list[ParityPair], n_frames: int | None = None) -> str:
             ax.set_ylabel(f"predicted ({unit})")
             ax.set_title(f"{pair.quantity}: predicted vs reference\n{pair.sample_text(n_frames)}")
             errors, err_unit = pair.errors
-            axes[1][i].hist(errors, bins=50)
+            axes[1][i].hist(errors, bins=50, histtype="stepfilled")  # one path, not 50 bars
             axes[1][i].set_xlabel(f"predicted - reference ({err_unit})")
             axes[1][i].set_ylabel("count")
         fig.tight_layout()
