@@ -324,7 +324,7 @@ def protocol_summaries(records: Iterable[RunRecord]) -> list[ProtocolSummary]:
         config = next((r.protocol_config for r in runs if r.protocol_config), {})
         rules: dict[str, int] = {}
         for r in runs:
-            rule = r.convergence.rule if r.convergence else "none (record predates certificates)"
+            rule = r.convergence.rule if r.convergence else "no certificate (records predate them)"
             rule = RULE_WORDS.get(rule, rule)
             rules[rule] = rules.get(rule, 0) + 1
         groups: dict[tuple[str, str, int], list[RunRecord]] = {}
