@@ -121,6 +121,9 @@ def run_command(
         None, "--n-train", "-n", help="Training sizes: 50,100,250 or A..B (the card's ladder in [A, B]). Default: the card's default."
     ),
     seeds: int = typer.Option(1, "--seeds", min=1, help="Number of seeds (0..K-1); each seed draws its own split."),
+    one_seed: Optional[int] = typer.Option(
+        None, "--seed", min=0, help="Run this one seed only (instead of --seeds), e.g. to reproduce one record."
+    ),
     protocol: str = typer.Option("cpu", "--protocol", "-p", help="Protocol preset: paper, cpu, demo, smoke."),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Results folder (records/ and checkpoints/)."),
     root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
@@ -151,7 +154,9 @@ def run_command(
     overrides = parse_overrides(set_)
     console = _console()
     records = []
-    for seed in range(seeds):
+    if one_seed is not None and seeds != 1:
+        raise ConfigError("give either --seed K (one seed) or --seeds K (seeds 0..K-1), not both")
+    for seed in [one_seed] if one_seed is not None else range(seeds):
         for n in sizes:
             console.print(f"[bold]{escape(model)}[/] on {variant}, n_train={n}, seed={seed}, protocol {escape(protocol)}")
             _refuse_stale_record(model, variant, n, seed, protocol, out, root, overrides or None)

@@ -90,35 +90,32 @@ def run_page_name(run_id: str) -> str:
 
 
 def reproduce_command(record: RunRecord, dataset_name: str | None = None) -> str:
-    """Shell lines that rerun exactly this cell (model, data, size, this one seed, protocol).
+    """The shell line that reruns exactly this cell (model, data, size, this one seed, protocol).
 
-    ``mlip-bench run`` has no option for one seed (``--seeds K`` runs seeds 0..K-1), so the
-    command writes a one-cell sweep file (``seeds: [K]``) and runs ``mlip-bench sweep`` on it, the
-    way the committed records were made. ``dataset_name``: the stored name when the site shows
-    another (``water`` shown as ``water-deepmd``). Protocol overrides (a ``+<hash>`` protocol
-    label) cannot be turned back into options here; the command then says so.
+    ``dataset_name``: the stored name when the site shows another (``water`` shown as
+    ``water-deepmd``). Protocol overrides (a ``+<hash>`` protocol label) cannot be turned back into
+    options here; the command then says so.
     """
     base_protocol, _, tag = record.protocol.partition("+")
     dataset = dataset_name or record.dataset.name
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", record.run_id)[:80] or "run"
-    sweep_file = f"reproduce-{safe}.yaml"
-    # JSON strings are valid YAML scalars: hostile names stay data (no newline can appear in them)
-    lines = [
-        f"cat > {shlex.quote(sweep_file)} <<'MLIP_BENCH_EOF'",
-        f"name: {json.dumps('reproduce-' + safe)}",
-        f"models: [{json.dumps(record.model, ensure_ascii=False)}]",
-        f"datasets: [{json.dumps(dataset, ensure_ascii=False)}]",
-        f"n_train: [{int(record.n_train)}]",
-        f"seeds: [{int(record.seed)}]",
-        f"protocol: {json.dumps(base_protocol, ensure_ascii=False)}",
-        "MLIP_BENCH_EOF",
-        f"mlip-bench sweep {shlex.quote(sweep_file)} --out results",
-    ]
-    command = "\n".join(lines)
+    command = " ".join(
+        [
+            "mlip-bench run",
+            shlex.quote(record.model),
+            "--dataset",
+            shlex.quote(dataset),
+            "--n-train",
+            str(int(record.n_train)),
+            "--seed",
+            str(int(record.seed)),
+            "--protocol",
+            shlex.quote(base_protocol),
+        ]
+    )
     if tag:
         command += (
             f"\n# plus the overrides of protocol {record.protocol}: see the protocol config below; "
-            "add them to the sweep file under `overrides:`"
+            "add them with --set KEY=VALUE"
         )
     return command
 

@@ -103,3 +103,12 @@ def test_demo_trains_the_ladder_and_builds_the_site(setup, monkeypatch, capsys):
     assert len(list((out / "records").glob("*.json"))) == 2
     page = (out / "site" / "index.html").read_text()
     assert "pairmlp" in page and "force_mae_mev_per_a" in page
+
+
+def test_seed_runs_exactly_one_seed(setup):
+    """`--seed K` reruns one record's seed (the leaderboard's reproduce command uses it)."""
+    root, out = setup
+    common = ["--dataset", "toy", "--root", str(root), "--out", str(out), "--protocol", "smoke", "--set", "max_steps=4"]
+    assert main(["run", "pairmlp", *common, "--n-train", "10", "--seed", "2"]) == 0
+    assert [json.loads(p.read_text())["seed"] for p in (out / "records").glob("*.json")] == [2]
+    assert main(["run", "pairmlp", *common, "--n-train", "10", "--seed", "1", "--seeds", "3"]) != 0

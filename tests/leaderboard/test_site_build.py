@@ -111,8 +111,8 @@ def test_run_page_has_provenance_and_a_reproduce_command(site):
     assert record["dataset"]["store_sha256"] in page
     assert record["environment"]["git_commit"] in page
     assert "torch" in page and "2.4.1" in page
-    # one seed exactly: a one-cell sweep file (mlip-bench run has no --seed option)
-    assert "seeds: [0]" in page and "n_train: [950]" in page and "mlip-bench sweep reproduce-" in page
+    # one seed exactly
+    assert "--n-train 950 --seed 0 --protocol paper" in page
     assert '<a class="record-link" href="../records/' in page
     assert 'data-spec="p0-parity"' in page and 'data-spec="p0-hist"' in page
 
@@ -120,21 +120,16 @@ def test_run_page_has_provenance_and_a_reproduce_command(site):
 def test_reproduce_command_quotes_hostile_names():
     from tests.leaderboard.leaderboard_records import make_record
 
-    import yaml
-
-    from mlip_bench.sweep.spec import SweepSpec
+    import shlex
 
     cmd = reproduce_command(make_record(model="x; rm -rf ~", seed=2, n_train=950))
-    lines = cmd.splitlines()
-    assert lines[0].startswith("cat > reproduce-") and lines[0].endswith("<<'MLIP_BENCH_EOF'")
-    body = lines[1:lines.index("MLIP_BENCH_EOF")]
-    spec = SweepSpec.model_validate(yaml.safe_load("\n".join(body)))
-    assert spec.seeds == [2] and spec.model_names == ["x; rm -rf ~"] and spec.protocol == "paper"
-    assert lines[-1].startswith("mlip-bench sweep reproduce-") and "rm -rf" not in lines[-1]
+    words = shlex.split(cmd)  # the hostile name stays one quoted argument
+    assert words[:3] == ["mlip-bench", "run", "x; rm -rf ~"]
+    assert words[words.index("--seed") + 1] == "2" and words[words.index("--protocol") + 1] == "paper"
     tagged = reproduce_command(make_record(protocol="cpu+1a2b3c4d"))
-    assert 'protocol: "cpu"' in tagged and "overrides of protocol cpu+1a2b3c4d" in tagged
+    assert "--protocol cpu" in tagged and "overrides of protocol cpu+1a2b3c4d" in tagged
     # the site shows DeePMD-kit's water as water-deepmd; the command uses the stored name
-    assert 'datasets: ["water"]' in reproduce_command(make_record(dataset="water-deepmd"), "water")
+    assert "--dataset water " in reproduce_command(make_record(dataset="water-deepmd"), "water")
 
 
 def test_record_failing_validation_is_refused_naming_file_and_field(tmp_path):
