@@ -1,22 +1,18 @@
-/* mlip-bench leaderboard: plots, table sorting and filtering, copy buttons. No network access. */
+/* mlip-bench leaderboard: table sorting and filtering (kept in the page URL, so a sorted or
+   filtered view can be shared and survives a reload) and copy buttons. No network access.
+   Loaded before any plot library: it runs as soon as the page is parsed. */
 (function () {
   "use strict";
 
-  function renderPlots() {
-    var boxes = document.querySelectorAll(".plot[data-spec]");
-    boxes.forEach(function (el) {
-      var specEl = document.getElementById(el.getAttribute("data-spec"));
-      if (!specEl) { return; }
-      if (typeof window.Plotly === "undefined") {
-        var fallback = el.parentNode.querySelector("img.plot-fallback");
-        if (fallback) { fallback.hidden = false; }
-        el.hidden = true;
-        return;
-      }
-      var spec = JSON.parse(specEl.textContent);
-      window.Plotly.newPlot(el, spec.data, spec.layout, { displaylogo: false, responsive: true })
-        .then(function () { el.setAttribute("data-rendered", "true"); });
-    });
+  /* URL state: ?sort.<table>=<column index><a|d>&filter.<table>=<text>&show.<table>.<kind>=0|1 */
+  function params() { return new URLSearchParams(window.location.search); }
+
+  function saveParam(key, value) {
+    var p = params();
+    if (value === null || value === "") { p.delete(key); } else { p.set(key, value); }
+    var query = p.toString();
+    var url = window.location.pathname + (query ? "?" + query : "") + window.location.hash;
+    try { window.history.replaceState(null, "", url); } catch (e) { /* some file:// setups refuse: the view still works */ }
   }
 
   function cellValue(row, index, kind) {
@@ -30,11 +26,10 @@
     return raw.trim().toLowerCase();
   }
 
-  function sortTable(table, th) {
+  function sortTable(table, th, ascending) {
     var headers = Array.prototype.slice.call(th.parentNode.children);
     var index = headers.indexOf(th);
     var kind = th.getAttribute("data-sort") || "text";
-    var ascending = th.getAttribute("aria-sort") !== "ascending";
     headers.forEach(function (h) { h.removeAttribute("aria-sort"); });
     th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
     var body = table.tBodies[0];
@@ -53,6 +48,7 @@
       return (x < y ? -1 : 1) * (ascending ? 1 : -1);
     });
     rows.forEach(function (r) { body.appendChild(r); });
+    if (table.id) { saveParam("sort." + table.id, index + (ascending ? "a" : "d")); }
   }
 
   function applyFilters(tableId) {
@@ -77,24 +73,49 @@
   }
 
   function setUpTables() {
+    var p = params();
     document.querySelectorAll("table.sortable").forEach(function (table) {
-      table.querySelectorAll("thead th[data-sort]").forEach(function (th) {
+      var ths = table.querySelectorAll("thead th[data-sort]");
+      ths.forEach(function (th) {
         th.tabIndex = 0;
         th.title = "click to sort";
-        th.addEventListener("click", function () { sortTable(table, th); });
+        var toggle = function () { sortTable(table, th, th.getAttribute("aria-sort") !== "ascending"); };
+        th.addEventListener("click", toggle);
         th.addEventListener("keydown", function (ev) {
-          if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); sortTable(table, th); }
+          if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); toggle(); }
         });
+      });
+      var saved = table.id ? p.get("sort." + table.id) : null;
+      var m = saved ? /^(\d+)([ad])$/.exec(saved) : null;
+      if (m) {
+        var th = table.tHead.rows[0].cells[parseInt(m[1], 10)];
+        if (th && th.hasAttribute("data-sort")) { sortTable(table, th, m[2] === "a"); }
+      }
+    });
+    document.querySelectorAll(".kind-toggle").forEach(function (box) {
+      var id = box.getAttribute("data-table");
+      var key = "show." + id + "." + box.getAttribute("data-kind");
+      var byDefault = box.defaultChecked;
+      if (p.has(key)) { box.checked = p.get(key) === "1"; }
+      box.addEventListener("change", function () {
+        saveParam(key, box.checked === byDefault ? null : (box.checked ? "1" : "0"));
+        applyFilters(id);
       });
     });
     document.querySelectorAll(".table-filter").forEach(function (input) {
       var id = input.getAttribute("data-table");
-      input.addEventListener("input", function () { applyFilters(id); });
+      var saved = p.get("filter." + id);
+      if (saved !== null) { input.value = saved; }
+      input.addEventListener("input", function () {
+        saveParam("filter." + id, input.value.trim());
+        applyFilters(id);
+      });
       applyFilters(id);
     });
-    document.querySelectorAll(".kind-toggle").forEach(function (box) {
-      box.addEventListener("change", function () { applyFilters(box.getAttribute("data-table")); });
+    document.querySelectorAll("table.sortable").forEach(function (table) {
+      if (table.id && !document.querySelector('.table-filter[data-table="' + table.id + '"]')) { applyFilters(table.id); }
     });
+    document.documentElement.setAttribute("data-tables-ready", "true");
   }
 
   function setUpCopy() {
@@ -121,9 +142,15 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  function start() {
     setUpTables();
     setUpCopy();
-    renderPlots();
-  });
+  }
+  /* a deferred script runs once the document is parsed: set the tables up now, before the
+     (deferred, larger) plot library that follows it is executed */
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
 })();
