@@ -64,10 +64,10 @@ def frame_to_graph(frame: Frame, r_max: float, dtype: torch.dtype = torch.float3
     return data
 
 
-#: per-atom, per-edge and per-graph fields of :func:`frame_to_graph` graphs (concatenated on axis 0)
-_ATOM_FIELDS = ("pos", "z", "forces")
-_EDGE_FIELDS = ("cell_shift",)
-_GRAPH_FIELDS = ("cell", "pbc", "energy", "natoms", "frame_index")
+#: the fields of :func:`frame_to_graph` graphs (per atom, per edge or per graph: all concatenate on
+#: axis 0, except ``edge_index``, which is offset and concatenated on axis 1)
+_GRAPH_FIELDS = frozenset({"pos", "z", "forces", "cell_shift", "cell", "pbc", "energy", "natoms", "frame_index",
+                           "edge_index"})
 
 
 def collate(graphs: list[Data]) -> Batch:
@@ -80,8 +80,7 @@ def collate(graphs: list[Data]) -> Batch:
     any other graphs go through torch-geometric's general collation.
     """
     keys = set(graphs[0].keys()) if graphs else set()
-    standard = set(_ATOM_FIELDS + _EDGE_FIELDS + _GRAPH_FIELDS) | {"edge_index"}
-    if not graphs or not keys <= standard or any(set(g.keys()) != keys for g in graphs):
+    if not graphs or not keys <= _GRAPH_FIELDS or any(set(g.keys()) != keys for g in graphs):
         return Batch.from_data_list(graphs)
     counts = torch.tensor([int(g.pos.shape[0]) for g in graphs], dtype=torch.long)
     ptr = torch.zeros(len(graphs) + 1, dtype=torch.long)

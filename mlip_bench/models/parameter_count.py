@@ -29,5 +29,6 @@ def effective_parameter_count(module: torch.nn.Module) -> int:
         params = dict(sub.named_parameters())
         for name, mask in masks().items():
             if name in params and params[name].requires_grad:
-                unused += int(mask.expand_as(params[name]).numel() - int(mask.expand_as(params[name]).sum()))
+                acting = mask.expand_as(params[name])
+                unused += acting.numel() - int(acting.sum())
     return parameter_count(module) - unused

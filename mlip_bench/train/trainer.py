@@ -266,9 +266,6 @@ class Trainer:
             return "budget", f"wall-time budget ({p.max_wall_seconds:g} s)"
         return "", ""
 
-    def _stop_reason(self) -> str:
-        return self._stop()[1]
-
     def _validation_due(self) -> bool:
         """Validate at this epoch's end? (every epoch, or once enough steps have passed, and
         always when a budget is about to end the run, so its last steps are judged)."""
@@ -341,9 +338,8 @@ class Trainer:
                 return self._result(state["stop_reason"], state.get("stop_rule", "unknown"))
         n = len(self.train_graphs)
         bs = self.protocol.batch_size
-        stop_reason = self._stop_reason()
+        stop_rule, stop_reason = self._stop()
         info = ""
-        stop_rule = self._stop()[0]
         with _Progress(self.progress, self.step_budget, self.label) as bar:
             bar.update(self.step, info)
             while not stop_reason:
