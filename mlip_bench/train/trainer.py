@@ -161,12 +161,12 @@ class Trainer:
             amsgrad=protocol.amsgrad,
             foreach=True,  # one multi-tensor update instead of a Python loop over parameters
         )
-        self.step_scheduler = None  # stepped after every optimiser step (cosine)
-        if protocol.lr_schedule == "cosine":
+        #: cosine: the scheduler steps after every optimiser step; plateau: after every validation
+        self.scheduler_per_step = protocol.lr_schedule == "cosine"
+        if self.scheduler_per_step:
             self.scheduler = torch.optim.lr_scheduler.LambdaLR(
                 self.optimizer, cosine_with_warmup(protocol.warmup_steps, int(self.step_budget or 1))
             )
-            self.step_scheduler = self.scheduler
         else:
             self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
                 self.optimizer, mode="min", factor=protocol.scheduler_factor, patience=protocol.patience_for(n_train)
@@ -194,7 +194,7 @@ class Trainer:
         self.resumed = False
 
     # -- checkpointing -------------------------------------------------------------------------
-    def _state(self, finished: bool, stop_reason: str = "") -> dict[str, Any]:
+    def _state(self, finished: bool, stop_reason: str = "", stop_rule: str = "") -> dict[str, Any]:
         return {
             "fingerprint": self.fingerprint,
             "metadata": self.metadata,
@@ -216,6 +216,7 @@ class Trainer:
             "protocol": self.protocol.model_dump(),
             "finished": finished,
             "stop_reason": stop_reason,
+            "stop_rule": stop_rule,
         }
 
     def _restore(self, path: Path) -> dict[str, Any]:
@@ -301,8 +302,8 @@ class Trainer:
         if grads and not bool(torch.stack(torch._foreach_norm(grads)).isfinite().all()):
             raise self._diverged("gradients are not finite")
         self.optimizer.step()
-        if self.step_scheduler is not None:
-            self.step_scheduler.step()
+        if self.scheduler_per_step:
+            self.scheduler.step()
         self.ema.update()
         self.step += 1
         return loss
@@ -368,9 +369,7 @@ class Trainer:
                     save_checkpoint(self._state(finished=False), self.checkpoint_dir)
                 bar.update(self.step, info)
         self._write_best_model()
-        state = self._state(finished=True, stop_reason=stop_reason)
-        state["stop_rule"] = stop_rule
-        save_checkpoint(state, self.checkpoint_dir)
+        save_checkpoint(self._state(finished=True, stop_reason=stop_reason, stop_rule=stop_rule), self.checkpoint_dir)
         return self._result(stop_reason, stop_rule)
 
     def _validate_and_schedule(self, train_loss: float) -> dict[str, float]:
@@ -379,7 +378,7 @@ class Trainer:
         if not math.isfinite(val["val_loss"]):
             raise self._diverged(f"validation loss is {val['val_loss']}")
         self.last_validation_step = self.step
-        if self.step_scheduler is None:
+        if not self.scheduler_per_step:
             self.scheduler.step(val["val_loss"])
         if val["val_loss"] < self.best_val_loss:
             self.best_val_loss = val["val_loss"]
