@@ -30,12 +30,18 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-ASPIRIN = Path(os.environ.get("MLIP_BENCH_SHARED", HERE.parent.parent / "shared")) / "data/md17/mdbench_aspirin_train_nequip_npz.npz"
+ASPIRIN = (
+    Path(os.environ.get("MLIP_BENCH_SHARED", HERE.parent.parent / "shared"))
+    / "data/md17/mdbench_aspirin_train_nequip_npz.npz"
+)
 WATER = Path(os.environ.get("MLIP_BENCH_SHARED", HERE.parent.parent / "shared")) / "data/water_deepmd/data_0"
 #: reference training-step times (ms) quoted in the issue for nequip 0.19.1 on this kind of machine
 #: when it was quiet (2 threads, float32, 32 features, 4 layers); printed for context only
-QUOTED_REFERENCE_TRAIN_MS = {("aspirin", "eager"): {0: 15, 1: 59, 2: 219}, ("aspirin", "compile"): {0: 10, 1: 38, 2: 155},
-                             ("water", "eager"): {0: 48, 1: 222, 2: 1207}}
+QUOTED_REFERENCE_TRAIN_MS = {
+    ("aspirin", "eager"): {0: 15, 1: 59, 2: 219},
+    ("aspirin", "compile"): {0: 10, 1: 38, 2: 155},
+    ("water", "eager"): {0: 48, 1: 222, 2: 1207},
+}
 SETTINGS = {"r_max": 4.0, "num_layers": 4, "num_features": 32, "num_basis": 8, "radial_depth": 2, "radial_width": 64}
 
 
@@ -55,8 +61,16 @@ def build_systems(path: Path, seed: int = 0) -> dict[str, str]:
         pos = np.stack([_random_molecule(rng, 21) for _ in range(5)])
         forces = rng.normal(size=pos.shape)
         origin["aspirin"] = "random C9H8O4 geometries (shared aspirin data not found)"
-    arrays.update({"aspirin:pos": pos, "aspirin:numbers": numbers, "aspirin:cell": np.zeros((3, 3)),
-                   "aspirin:pbc": np.zeros(3, bool), "aspirin:energy": np.zeros(5), "aspirin:forces": forces})
+    arrays.update(
+        {
+            "aspirin:pos": pos,
+            "aspirin:numbers": numbers,
+            "aspirin:cell": np.zeros((3, 3)),
+            "aspirin:pbc": np.zeros(3, bool),
+            "aspirin:energy": np.zeros(5),
+            "aspirin:forces": forces,
+        }
+    )
     set_dir = WATER / "set.000"
     if (set_dir / "coord.npy").is_file():
         types = np.array((WATER / "type.raw").read_text().split(), dtype=int)
@@ -78,8 +92,16 @@ def build_systems(path: Path, seed: int = 0) -> dict[str, str]:
         cell = np.eye(3) * box
         forces = rng.normal(size=pos.shape)
         origin["water"] = "random 64-molecule box (shared water data not found)"
-    arrays.update({"water:pos": pos, "water:numbers": numbers, "water:cell": cell, "water:pbc": np.ones(3, bool),
-                   "water:energy": np.zeros(1), "water:forces": forces})
+    arrays.update(
+        {
+            "water:pos": pos,
+            "water:numbers": numbers,
+            "water:cell": cell,
+            "water:pbc": np.ones(3, bool),
+            "water:energy": np.zeros(1),
+            "water:forces": forces,
+        }
+    )
     np.savez(path, **arrays)
     return origin
 
@@ -128,25 +150,51 @@ def run_ours(args) -> dict:
     systems = np.load(args.systems)
     name = args.system
     pos, numbers = systems[f"{name}:pos"], systems[f"{name}:numbers"]
-    frames = [Frame(positions=pos[k], numbers=numbers, energy=0.0, forces=systems[f"{name}:forces"][k],
-                    cell=systems[f"{name}:cell"], pbc=systems[f"{name}:pbc"]) for k in range(len(pos))]
+    frames = [
+        Frame(
+            positions=pos[k],
+            numbers=numbers,
+            energy=0.0,
+            forces=systems[f"{name}:forces"][k],
+            cell=systems[f"{name}:cell"],
+            pbc=systems[f"{name}:pbc"],
+        )
+        for k in range(len(pos))
+    ]
     statistics = DatasetStatistics.from_frames(frames, SETTINGS["r_max"])
-    config = ModelConfig(name=f"bench-l{args.lmax}", model="nequip", r_max=SETTINGS["r_max"], dtype="float32",
-                         hyperparameters=dict(l_max=args.lmax, num_layers=SETTINGS["num_layers"],
-                                              num_features=SETTINGS["num_features"], num_basis=SETTINGS["num_basis"],
-                                              invariant_layers=SETTINGS["radial_depth"],
-                                              invariant_neurons=SETTINGS["radial_width"]))
+    config = ModelConfig(
+        name=f"bench-l{args.lmax}",
+        model="nequip",
+        r_max=SETTINGS["r_max"],
+        dtype="float32",
+        hyperparameters=dict(
+            l_max=args.lmax,
+            num_layers=SETTINGS["num_layers"],
+            num_features=SETTINGS["num_features"],
+            num_basis=SETTINGS["num_basis"],
+            invariant_layers=SETTINGS["radial_depth"],
+            invariant_neurons=SETTINGS["radial_width"],
+        ),
+    )
     torch.manual_seed(0)
     potential = build_potential(config, statistics)
     batch = collate([frame_to_graph(f, SETTINGS["r_max"], torch.float32) for f in frames])
     energy = torch.zeros(len(frames), dtype=torch.float64)
     forces = batch.forces
-    row = {"implementation": "mlip-bench", "system": name, "l_max": args.lmax,
-           "mode": "compile" if args.compile else "eager", "n_atoms": int(batch.num_nodes),
-           "n_edges": int(batch.edge_index.shape[1]), "n_params": sum(p.numel() for p in potential.parameters())}
+    row = {
+        "implementation": "mlip-bench",
+        "system": name,
+        "l_max": args.lmax,
+        "mode": "compile" if args.compile else "eager",
+        "n_atoms": int(batch.num_nodes),
+        "n_edges": int(batch.edge_index.shape[1]),
+        "n_params": sum(p.numel() for p in potential.parameters()),
+    }
     optimizer = torch.optim.Adam(potential.parameters(), lr=1e-3)
     compiled_step = _compiled_energy_forces(potential, batch) if args.compile else None
-    e0 = torch.zeros(len(frames), dtype=torch.float64).index_add(0, batch.batch, potential.e0[potential.species_of(batch.z)])
+    e0 = torch.zeros(len(frames), dtype=torch.float64).index_add(
+        0, batch.batch, potential.e0[potential.species_of(batch.z)]
+    )
 
     def train_step():
         optimizer.zero_grad(set_to_none=True)
@@ -164,7 +212,9 @@ def run_ours(args) -> dict:
 
     try:
         t0 = time.perf_counter()
-        row["train_step_ms"], row["train_step_min_ms"], row["train_step_cpu_ms"] = timed(train_step, args.repeats, args.warmup)
+        row["train_step_ms"], row["train_step_min_ms"], row["train_step_cpu_ms"] = timed(
+            train_step, args.repeats, args.warmup
+        )
         if args.compile:
             row["compile_and_measure_s"] = round(time.perf_counter() - t0, 1)
     except Exception as err:
@@ -185,7 +235,11 @@ def run_ours(args) -> dict:
         events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
         total = sum(e.self_cpu_time_total for e in events) or 1.0
         row["profile_top_ops"] = [
-            {"op": e.key, "self_cpu_percent": round(100 * e.self_cpu_time_total / total, 1), "calls_per_step": e.count // 3}
+            {
+                "op": e.key,
+                "self_cpu_percent": round(100 * e.self_cpu_time_total / total, 1),
+                "calls_per_step": e.count // 3,
+            }
             for e in events[:8]
         ]
     return row
@@ -223,8 +277,13 @@ def _compiled_energy_forces(potential, batch):
 
     def inputs():
         pos = batch.pos.detach().requires_grad_(True)
-        return ([p for _, p in network.named_parameters()], potential.species_scale, potential.species_shift,
-                potential.force_rms.to(potential.dtype), pos)
+        return (
+            [p for _, p in network.named_parameters()],
+            potential.species_scale,
+            potential.species_shift,
+            potential.force_rms.to(potential.dtype),
+            pos,
+        )
 
     graph = make_fx(energy_forces)(*inputs())
     compiled = torch.compile(graph, dynamic=False)
@@ -283,24 +342,60 @@ def main(argv: list[str] | None = None) -> dict:
         return row
 
     ref_python = None if args.no_reference else reference_python(args.reference_python)
-    results = {"settings": {**SETTINGS, "threads": args.threads, "dtype": "float32", "repeats": args.repeats,
-                            "warmup": args.warmup, "host_cpus": os.cpu_count()}, "rows": []}
+    results = {
+        "settings": {
+            **SETTINGS,
+            "threads": args.threads,
+            "dtype": "float32",
+            "repeats": args.repeats,
+            "warmup": args.warmup,
+            "host_cpus": os.cpu_count(),
+        },
+        "rows": [],
+    }
     with tempfile.TemporaryDirectory() as tmp:
         systems = Path(tmp) / "systems.npz"
         results["systems"] = build_systems(systems)
         for system in args.systems_to_run:
             for l_max in args.lmax:
                 for mode in args.modes:
-                    ours = [sys.executable, str(Path(__file__).resolve()), "--worker", "--systems", str(systems),
-                            "--system", system, "--lmax", str(l_max), "--threads", str(args.threads),
-                            "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+                    ours = [
+                        sys.executable,
+                        str(Path(__file__).resolve()),
+                        "--worker",
+                        "--systems",
+                        str(systems),
+                        "--system",
+                        system,
+                        "--lmax",
+                        str(l_max),
+                        "--threads",
+                        str(args.threads),
+                        "--repeats",
+                        str(args.repeats),
+                        "--warmup",
+                        str(args.warmup),
+                    ]
                     ours += ["--compile"] if mode == "compile" else []
                     ours += ["--profile"] if (mode == "eager" and system == "aspirin") else []
                     rows = _subprocess_rows(ours, args.timeout)
                     if ref_python:
-                        ref = [ref_python, str(HERE / "reference_nequip.py"), "--systems", str(systems),
-                               "--only", system, "--lmax", str(l_max), "--threads", str(args.threads),
-                               "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
+                        ref = [
+                            ref_python,
+                            str(HERE / "reference_nequip.py"),
+                            "--systems",
+                            str(systems),
+                            "--only",
+                            system,
+                            "--lmax",
+                            str(l_max),
+                            "--threads",
+                            str(args.threads),
+                            "--repeats",
+                            str(args.repeats),
+                            "--warmup",
+                            str(args.warmup),
+                        ]
                         ref += ["--compile"] if mode == "compile" else []
                         rows += _subprocess_rows(ref, args.timeout)
                     for row in rows:
@@ -322,8 +417,13 @@ def main(argv: list[str] | None = None) -> dict:
 def _format_row(row: dict) -> str:
     impl = row.get("implementation", "?")
     parts = [f"{impl:>14} {row['system']:>7} l={row['l_max']} {row['mode']:>7}"]
-    for key, label in (("train_step_ms", "train"), ("train_step_min_ms", "min"), ("train_step_cpu_ms", "cpu"),
-                       ("inference_ms_per_config", "infer/config"), ("peak_rss_mb", "rss MB")):
+    for key, label in (
+        ("train_step_ms", "train"),
+        ("train_step_min_ms", "min"),
+        ("train_step_cpu_ms", "cpu"),
+        ("inference_ms_per_config", "infer/config"),
+        ("peak_rss_mb", "rss MB"),
+    ):
         if key in row:
             parts.append(f"{label} {row[key]:.1f}")
     for key in ("error", "train_error", "inference_error"):
@@ -339,8 +439,12 @@ def _ratios(rows: list[dict]) -> list[dict]:
         if row.get("implementation") != "mlip-bench":
             continue
         for ref in rows:
-            if (ref.get("implementation", "").startswith("nequip") and ref["system"] == row["system"]
-                    and ref["l_max"] == row["l_max"] and ref["mode"] == row["mode"]):
+            if (
+                ref.get("implementation", "").startswith("nequip")
+                and ref["system"] == row["system"]
+                and ref["l_max"] == row["l_max"]
+                and ref["mode"] == row["mode"]
+            ):
                 entry = {"system": row["system"], "l_max": row["l_max"], "mode": row["mode"]}
                 for key in ("train_step_ms", "train_step_min_ms", "train_step_cpu_ms", "inference_ms_per_config"):
                     if key in row and key in ref:
@@ -360,8 +464,10 @@ def _summary(results: dict) -> str:
     for row in results["rows"]:
         quoted = QUOTED_REFERENCE_TRAIN_MS.get((row["system"], row["mode"]), {}).get(row["l_max"])
         if row.get("implementation") == "mlip-bench" and quoted and "train_step_min_ms" in row:
-            lines.append(f"  {row['system']:>7} l={row['l_max']} {row['mode']:>7}  min train step {row['train_step_min_ms']:.1f} ms"
-                         f" / {quoted} ms = {row['train_step_min_ms'] / quoted:.2f}")
+            lines.append(
+                f"  {row['system']:>7} l={row['l_max']} {row['mode']:>7}  min train step {row['train_step_min_ms']:.1f} ms"
+                f" / {quoted} ms = {row['train_step_min_ms'] / quoted:.2f}"
+            )
     for row in results["rows"]:
         if row.get("profile_top_ops"):
             ops = ", ".join(f"{o['op']} {o['self_cpu_percent']}%" for o in row["profile_top_ops"][:6])

@@ -49,8 +49,13 @@ def _frames(n: int):
         data = np.load(path)
         for k in range(len(data["energy"])):
             frames.append(
-                Frame(positions=data["pos"][k].astype(float), numbers=data["atomic_numbers"].astype(int).reshape(-1)[: data["pos"].shape[1]],
-                      energy=float(np.ravel(data["energy"])[k]), forces=data["forces"][k].astype(float), index=len(frames))
+                Frame(
+                    positions=data["pos"][k].astype(float),
+                    numbers=data["atomic_numbers"].astype(int).reshape(-1)[: data["pos"].shape[1]],
+                    energy=float(np.ravel(data["energy"])[k]),
+                    forces=data["forces"][k].astype(float),
+                    index=len(frames),
+                )
             )
             if len(frames) >= n:
                 return frames
@@ -104,7 +109,11 @@ def _in_subprocess(src: Path, model: str, steps: int) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS="1")
     out = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--measure", model, "--steps", str(steps)],
-        env=env, capture_output=True, text=True, check=True, cwd=str(src),
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(src),
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -121,8 +130,13 @@ def main() -> None:
     if args.measure:
         print(json.dumps(measure(args.measure, args.steps)))
         return
-    result: dict = {"dataset": "md17/aspirin (../shared/data), batch 5", "threads": 1, "command": " ".join(sys.argv),
-                    "load_average_start": os.getloadavg()[0], "models": {}}
+    result: dict = {
+        "dataset": "md17/aspirin (../shared/data), batch 5",
+        "threads": 1,
+        "command": " ".join(sys.argv),
+        "load_average_start": os.getloadavg()[0],
+        "models": {},
+    }
     for model in args.models:
         rounds: dict[str, list[dict[str, float]]] = {"after": [], "before": []}
         for _ in range(args.rounds):

@@ -107,8 +107,12 @@ def main() -> None:
         forces = torch.as_tensor(systems[f"{name}:forces"].reshape(-1, 3), dtype=torch.float32)
         avg = float(batch["edge_index"].shape[1]) / float(len(batch["pos"]))
         for l_max in args.lmax:
-            row = {"implementation": f"nequip {nequip.__version__}", "system": name, "l_max": l_max,
-                   "mode": "compile" if args.compile else "eager"}
+            row = {
+                "implementation": f"nequip {nequip.__version__}",
+                "system": name,
+                "l_max": l_max,
+                "mode": "compile" if args.compile else "eager",
+            }
             try:
                 model = build_model(l_max, args, type_names, avg)
                 optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -126,7 +130,8 @@ def main() -> None:
                 try:
                     t0 = time.perf_counter()
                     row["train_step_ms"], row["train_step_min_ms"], row["train_step_cpu_ms"] = median_ms(
-                        train_step, args.repeats, args.warmup)
+                        train_step, args.repeats, args.warmup
+                    )
                     if args.compile:
                         row["compile_and_measure_s"] = round(time.perf_counter() - t0, 1)
                 except Exception as err:

@@ -48,8 +48,15 @@ def _plateau_record(folder: Path, n_train: int):
 def candidates(plateau_steps: int, n_train: int) -> dict[str, tuple[str, dict]]:
     """name -> (protocol preset, overrides) for the runs this script trains."""
     return {
-        "cosine": ("plateau", {"lr_schedule": "cosine", "warmup_steps": max(1, plateau_steps // 20),
-                               "max_steps": plateau_steps, "early_stopping_patience": 1_000_000}),
+        "cosine": (
+            "plateau",
+            {
+                "lr_schedule": "cosine",
+                "warmup_steps": max(1, plateau_steps // 20),
+                "max_steps": plateau_steps,
+                "early_stopping_patience": 1_000_000,
+            },
+        ),
         "plateau-lr2x": ("plateau", {"learning_rate": 0.02}),
         "short": ("short", {}),
     }
@@ -71,8 +78,12 @@ def summarise(record) -> dict:
     }
     if h is not None and h.step:
         per_step = seconds / max(steps, 1)
-        out["history"] = {"step": h.step, "seconds": [round(s * per_step, 1) for s in h.step],
-                          "val_force_mae_mev_per_a": h.val_force_mae_mev_per_a, "lr": h.lr}
+        out["history"] = {
+            "step": h.step,
+            "seconds": [round(s * per_step, 1) for s in h.step],
+            "val_force_mae_mev_per_a": h.val_force_mae_mev_per_a,
+            "lr": h.lr,
+        }
         out["best_val_force_mae_mev_per_a"] = min(h.val_force_mae_mev_per_a)
     return out
 
@@ -106,9 +117,12 @@ def main() -> None:
                 size[name] = summarise(run_cell(MODEL, DATASET, n_train, SEED, preset, args.work, overrides=overrides))
         result["sizes"][str(n_train)] = size
         for name, s in size.items():
-            print(f"n={n_train} {name:13s} steps {s['steps']:6d} {s['train_seconds']:7.0f} s  "
-                  f"best val F {s.get('best_val_force_mae_mev_per_a', float('nan')):6.1f}  "
-                  f"test F {s['test_force_mae_mev_per_a']:6.1f} meV/Å", file=sys.stderr)
+            print(
+                f"n={n_train} {name:13s} steps {s['steps']:6d} {s['train_seconds']:7.0f} s  "
+                f"best val F {s.get('best_val_force_mae_mev_per_a', float('nan')):6.1f}  "
+                f"test F {s['test_force_mae_mev_per_a']:6.1f} meV/Å",
+                file=sys.stderr,
+            )
     text = json.dumps(result, indent=1)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

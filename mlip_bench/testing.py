@@ -33,8 +33,9 @@ def evaluate(model: Any, frame: Frame) -> Evaluation:
     return float(energy), np.asarray(forces, dtype=np.float64)
 
 
-def _replace(frame: Frame, positions: np.ndarray | None = None, numbers: np.ndarray | None = None,
-             cell: np.ndarray | None = None) -> Frame:
+def _replace(
+    frame: Frame, positions: np.ndarray | None = None, numbers: np.ndarray | None = None, cell: np.ndarray | None = None
+) -> Frame:
     return type(frame)(
         positions=frame.positions if positions is None else positions,
         numbers=frame.numbers if numbers is None else numbers,
@@ -52,14 +53,14 @@ def random_rotation(rng: np.random.Generator, reflection: bool = False) -> np.nd
     return -q if reflection else q
 
 
-def _close(name: str, got: np.ndarray | float, expected: np.ndarray | float, rtol: float, atol: float, what: str) -> None:
+def _close(
+    name: str, got: np.ndarray | float, expected: np.ndarray | float, rtol: float, atol: float, what: str
+) -> None:
     got, expected = np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     error = float(np.max(np.abs(got - expected))) if got.size else 0.0
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
     if not np.isfinite(error) or error > rtol * scale + atol:
-        raise AssertionError(
-            f"{name}: {what} differ by {error:.3e} (allowed {rtol:g} x {scale:.3e} + {atol:g})"
-        )
+        raise AssertionError(f"{name}: {what} differ by {error:.3e} (allowed {rtol:g} x {scale:.3e} + {atol:g})")
 
 
 def assert_equivariant(
@@ -88,20 +89,29 @@ def assert_equivariant(
 
 
 def assert_invariant_energy(
-    model: Any, frame: Frame, reflections: bool = True, rtol: float = 1e-10, atol: float = 1e-12,
-    n_trials: int = 2, seed: int = 0,
+    model: Any,
+    frame: Frame,
+    reflections: bool = True,
+    rtol: float = 1e-10,
+    atol: float = 1e-12,
+    n_trials: int = 2,
+    seed: int = 0,
 ) -> None:
     """Energy alone unchanged under random rotations (reflections) and translations."""
     rng = np.random.default_rng(seed)
     energy, _ = evaluate(model, frame)
     for trial in range(n_trials):
-        for reflect in ([False, True] if reflections else [False]):
+        for reflect in [False, True] if reflections else [False]:
             rot = random_rotation(rng, reflection=reflect)
             moved = _replace(frame, positions=frame.positions @ rot.T + rng.normal(size=3), cell=frame.cell @ rot.T)
-            _close(f"assert_invariant_energy (trial {trial})", evaluate(model, moved)[0], energy, rtol, atol, "energies")
+            _close(
+                f"assert_invariant_energy (trial {trial})", evaluate(model, moved)[0], energy, rtol, atol, "energies"
+            )
 
 
-def assert_translation_invariant(model: Any, frame: Frame, rtol: float = 1e-10, atol: float = 1e-12, seed: int = 0) -> None:
+def assert_translation_invariant(
+    model: Any, frame: Frame, rtol: float = 1e-10, atol: float = 1e-12, seed: int = 0
+) -> None:
     """E and F unchanged when every atom moves by the same random vector (Å)."""
     rng = np.random.default_rng(seed)
     energy, forces = evaluate(model, frame)
@@ -110,7 +120,9 @@ def assert_translation_invariant(model: Any, frame: Frame, rtol: float = 1e-10, 
     _close("assert_translation_invariant", f2, forces, rtol, atol, "forces")
 
 
-def assert_permutation_equivariant(model: Any, frame: Frame, rtol: float = 1e-10, atol: float = 1e-12, seed: int = 0) -> None:
+def assert_permutation_equivariant(
+    model: Any, frame: Frame, rtol: float = 1e-10, atol: float = 1e-12, seed: int = 0
+) -> None:
     """Relabelling atoms leaves E unchanged and permutes the force rows the same way."""
     rng = np.random.default_rng(seed)
     perm = rng.permutation(frame.n_atoms)
@@ -146,12 +158,23 @@ def assert_forces_are_gradients(
         numeric.append(-(e_plus - e_minus) / (2 * eps))
     analytic = forces.reshape(-1)[flat]
     scale = max(1.0, float(np.abs(forces).max()))
-    _close("assert_forces_are_gradients", analytic, np.array(numeric), 0.0, tol * scale, "autograd and finite-difference forces")
+    _close(
+        "assert_forces_are_gradients",
+        analytic,
+        np.array(numeric),
+        0.0,
+        tol * scale,
+        "autograd and finite-difference forces",
+    )
 
 
 def assert_smooth_at_cutoff(
-    model: Any, frame: Frame, r_max: float | None = None, delta: float = 1e-6,
-    energy_tol: float = 1e-9, force_tol: float = 1e-5,
+    model: Any,
+    frame: Frame,
+    r_max: float | None = None,
+    delta: float = 1e-6,
+    energy_tol: float = 1e-9,
+    force_tol: float = 1e-5,
 ) -> None:
     """E and F continuous as a neighbour crosses r_max (Å).
 
@@ -177,8 +200,14 @@ def assert_smooth_at_cutoff(
         results.append(evaluate(model, _replace(frame, positions=pos)))
     (e_in, f_in), (e_out, f_out) = results
     smooth_change = -0.5 * float((f_in[-1] + f_out[-1]) @ (2 * delta * direction))
-    _close("assert_smooth_at_cutoff", e_out - e_in, smooth_change, 0.0, energy_tol,
-           "energy change across r_max and the change the forces predict")
+    _close(
+        "assert_smooth_at_cutoff",
+        e_out - e_in,
+        smooth_change,
+        0.0,
+        energy_tol,
+        "energy change across r_max and the change the forces predict",
+    )
     _close("assert_smooth_at_cutoff", f_out, f_in, 0.0, force_tol, "forces just inside and outside r_max")
 
 
@@ -219,4 +248,3 @@ __all__ = [
     "random_rotation",
     "supercell",
 ]
-

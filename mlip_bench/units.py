@@ -34,9 +34,7 @@ def energy_factor_to_ev(unit: str) -> float:
     try:
         return ENERGY_UNITS_TO_EV[unit]
     except KeyError:
-        raise ConfigError(
-            f"unknown energy unit {unit!r}; use one of {', '.join(ENERGY_UNITS_TO_EV)}"
-        ) from None
+        raise ConfigError(f"unknown energy unit {unit!r}; use one of {', '.join(ENERGY_UNITS_TO_EV)}") from None
 
 
 def length_factor_to_angstrom(unit: str) -> float:
@@ -46,6 +44,4 @@ def length_factor_to_angstrom(unit: str) -> float:
     try:
         return LENGTH_UNITS_TO_ANGSTROM[unit]
     except KeyError:
-        raise ConfigError(
-            f"unknown length unit {unit!r}; use one of {', '.join(LENGTH_UNITS_TO_ANGSTROM)}"
-        ) from None
+        raise ConfigError(f"unknown length unit {unit!r}; use one of {', '.join(LENGTH_UNITS_TO_ANGSTROM)}") from None

@@ -38,8 +38,15 @@ def main() -> None:
     from mlip_bench.train.protocols import load_protocol
 
     preset = load_protocol("plateau", "molecule")
-    result: dict = {"dataset": DATASET, "seed": SEED, "n_train": args.n_train, "protocol": "plateau",
-                    "selection": "lowest best validation loss", "command": " ".join(sys.argv), "models": {}}
+    result: dict = {
+        "dataset": DATASET,
+        "seed": SEED,
+        "n_train": args.n_train,
+        "protocol": "plateau",
+        "selection": "lowest best validation loss",
+        "command": " ".join(sys.argv),
+        "models": {},
+    }
     for model in args.models:
         network = model.split("-cpu")[0]
         preset_lr = preset.learning_rate_for(network)
@@ -62,17 +69,30 @@ def main() -> None:
                 continue
             h = record.validation_history
             best = min(range(len(h.val_loss)), key=h.val_loss.__getitem__)
-            rows.append({"learning_rate": lr, "run_id": rid, "best_val_loss": h.val_loss[best],
-                         "best_val_force_mae_mev_per_a": h.val_force_mae_mev_per_a[best],
-                         "test_force_mae_mev_per_a": record.metrics["test"].force_mae_mev_per_a,
-                         "steps": record.timings.steps, "converged": record.certified})
-            print(f"{model} lr {lr:g}: best val loss {h.val_loss[best]:.4g}, val F {h.val_force_mae_mev_per_a[best]:.1f} "
-                  f"meV/Å, {record.timings.steps} steps, certified {record.certified}", file=sys.stderr)
+            rows.append(
+                {
+                    "learning_rate": lr,
+                    "run_id": rid,
+                    "best_val_loss": h.val_loss[best],
+                    "best_val_force_mae_mev_per_a": h.val_force_mae_mev_per_a[best],
+                    "test_force_mae_mev_per_a": record.metrics["test"].force_mae_mev_per_a,
+                    "steps": record.timings.steps,
+                    "converged": record.certified,
+                }
+            )
+            print(
+                f"{model} lr {lr:g}: best val loss {h.val_loss[best]:.4g}, val F {h.val_force_mae_mev_per_a[best]:.1f} "
+                f"meV/Å, {record.timings.steps} steps, certified {record.certified}",
+                file=sys.stderr,
+            )
         if rows:
             winner = min(rows, key=lambda r: r["best_val_loss"])
-            result["models"][model] = {"grid": rows, "chosen_learning_rate": winner["learning_rate"],
-                                       "preset_learning_rate": preset_lr,
-                                       "preset_agrees": abs(winner["learning_rate"] - preset_lr) < 1e-12}
+            result["models"][model] = {
+                "grid": rows,
+                "chosen_learning_rate": winner["learning_rate"],
+                "preset_learning_rate": preset_lr,
+                "preset_agrees": abs(winner["learning_rate"] - preset_lr) < 1e-12,
+            }
             print(f"{model}: chosen {winner['learning_rate']:g}, preset {preset_lr:g}", file=sys.stderr)
     text = json.dumps(result, indent=1)
     if args.out is not None:

@@ -20,8 +20,10 @@ from mlip_bench.data.store import Store, write_store
 
 REPO = "davkovacs/BOTNet-datasets"
 COMMIT = "29e6d467317e4b5967b7ea5cbee54de953fa0d45"
-SOURCES = (("ethanol_botnet/train.xyz", "dataset_ethanol/train.xyz", "train"),
-           ("ethanol_botnet/test_MD.xyz", "dataset_ethanol/test_MD.xyz", "test"))
+SOURCES = (
+    ("ethanol_botnet/train.xyz", "dataset_ethanol/train.xyz", "train"),
+    ("ethanol_botnet/test_MD.xyz", "dataset_ethanol/test_MD.xyz", "test"),
+)
 EXPECTED_SHA256 = {
     "dataset_ethanol/train.xyz": "a26a16d8910581fa321fedc3bd3dfe31f2460e8cbfdc7a8f65243f4fd7250dd0",
     "dataset_ethanol/test_MD.xyz": "b8726933d5b9083989d8e3cc7013c18e0950cf0cbc6f6cd570fdb9759001031c",
@@ -59,8 +61,16 @@ def build(data: Path, out: Path) -> Path:
 
     prints = [frame_fingerprint(f.positions, f.numbers) for f in frames]
     attrs["duplicates"] = duplicate_report(prints, subsets)
-    write_store(out, frames, attrs, subsets=subsets, source_index=source_index, source_file=source_file,
-                compression="gzip", compression_level=9)
+    write_store(
+        out,
+        frames,
+        attrs,
+        subsets=subsets,
+        source_index=source_index,
+        source_file=source_file,
+        compression="gzip",
+        compression_level=9,
+    )
     return out
 
 
@@ -73,7 +83,9 @@ def main() -> None:
     path = build(args.data, args.out)
     store = Store(path)
     print(f"{path}: {store.n_frames} frames, {path.stat().st_size / 1e6:.2f} MB, sha256 {store.sha256}")
-    print(f"duplicates: {store.attrs['duplicates']['n_groups']} groups, between subsets {store.attrs['duplicates']['between_subsets']}")
+    print(
+        f"duplicates: {store.attrs['duplicates']['n_groups']} groups, between subsets {store.attrs['duplicates']['between_subsets']}"
+    )
 
 
 if __name__ == "__main__":

@@ -131,7 +131,9 @@ def _verdicts(records, curves: list[Curve], published: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="*", default=["leaderboard/results"], help="results folders or record files")
-    parser.add_argument("--published", type=Path, default=None, help="published-numbers YAML (default: the packaged one)")
+    parser.add_argument(
+        "--published", type=Path, default=None, help="published-numbers YAML (default: the packaged one)"
+    )
     args = parser.parse_args(argv)
     records = load_records([Path(f) for f in args.folders])
     curves = build_curves(records)

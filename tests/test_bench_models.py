@@ -17,8 +17,25 @@ def test_benchmark_runs_once_and_writes_json(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out = tmp_path / "bench.json"
-    module.main(["--lmax", "0", "--systems-to-run", "aspirin", "--repeats", "1", "--warmup", "0",
-                 "--modes", "eager", "--no-reference", "--threads", "1", "--out", str(out)])
+    module.main(
+        [
+            "--lmax",
+            "0",
+            "--systems-to-run",
+            "aspirin",
+            "--repeats",
+            "1",
+            "--warmup",
+            "0",
+            "--modes",
+            "eager",
+            "--no-reference",
+            "--threads",
+            "1",
+            "--out",
+            str(out),
+        ]
+    )
     result = json.loads(out.read_text())
     (row,) = result["rows"]
     assert row["implementation"] == "mlip-bench" and row["l_max"] == 0

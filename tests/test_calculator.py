@@ -14,21 +14,39 @@ from mlip_bench.errors import ModelError
 from mlip_bench.models.potential import DatasetStatistics
 from mlip_bench.models.registry import ModelConfig, build_potential
 
-STATS = DatasetStatistics(species=[1, 6, 8], e0_ev=[-13.6, -1030.0, -2040.0], force_rms_ev_per_a=1.0, avg_num_neighbors=4.0)
+STATS = DatasetStatistics(
+    species=[1, 6, 8], e0_ev=[-13.6, -1030.0, -2040.0], force_rms_ev_per_a=1.0, avg_num_neighbors=4.0
+)
 TRICLINIC = np.array([[3.1, 0.0, 0.0], [0.6, 3.3, 0.0], [0.4, -0.5, 3.6]])
 
 
 def potential(dtype: str = "float64"):
     torch.manual_seed(0)
-    config = ModelConfig(name="calc-test", model="nequip", r_max=3.0, dtype=dtype,
-                         hyperparameters=dict(l_max=1, num_layers=2, num_features=4, invariant_layers=2, invariant_neurons=8))
+    config = ModelConfig(
+        name="calc-test",
+        model="nequip",
+        r_max=3.0,
+        dtype=dtype,
+        hyperparameters=dict(l_max=1, num_layers=2, num_features=4, invariant_layers=2, invariant_neurons=8),
+    )
     return build_potential(config, STATS)
 
 
 def ethanol_like() -> Atoms:
-    return Atoms("CCOHHHHHH", positions=[
-        [0.0, 0.0, 0.0], [1.52, 0.0, 0.0], [2.05, 1.3, 0.0], [-0.4, 1.0, 0.2], [-0.4, -0.5, -0.9],
-        [-0.35, -0.55, 0.85], [1.9, -0.55, 0.88], [1.9, -0.5, -0.9], [3.0, 1.25, 0.1]])
+    return Atoms(
+        "CCOHHHHHH",
+        positions=[
+            [0.0, 0.0, 0.0],
+            [1.52, 0.0, 0.0],
+            [2.05, 1.3, 0.0],
+            [-0.4, 1.0, 0.2],
+            [-0.4, -0.5, -0.9],
+            [-0.35, -0.55, 0.85],
+            [1.9, -0.55, 0.88],
+            [1.9, -0.5, -0.9],
+            [3.0, 1.25, 0.1],
+        ],
+    )
 
 
 def test_energy_forces_stress_match_finite_differences():
@@ -119,8 +137,16 @@ def test_trained_ethanol_model_drives_a_stable_1ps_nve_run(tmp_path):
     from mlip_bench.data.catalog import open_store
     from mlip_bench.train.harness import checkpoint_dir, run_cell
 
-    record = run_cell("nequip-l1-cpu", "rmd17/ethanol", n_train=50, seed=0, protocol="demo", out_dir=tmp_path,
-                      overrides={"max_steps": 800, "max_wall_seconds": 150}, device="cpu")
+    record = run_cell(
+        "nequip-l1-cpu",
+        "rmd17/ethanol",
+        n_train=50,
+        seed=0,
+        protocol="demo",
+        out_dir=tmp_path,
+        overrides={"max_steps": 800, "max_wall_seconds": 150},
+        device="cpu",
+    )
     best = checkpoint_dir(tmp_path, record.run_id) / "best_model.pt"
     store = open_store("rmd17/ethanol")
     try:

@@ -51,8 +51,12 @@ def molecule() -> Frame:
 
 def crystal() -> Frame:
     rng = np.random.default_rng(1)
-    return Frame(positions=rng.uniform(size=(2, 3)) @ TRICLINIC, numbers=np.array([1, 8]), cell=TRICLINIC,
-                 pbc=np.array([True, True, True]))
+    return Frame(
+        positions=rng.uniform(size=(2, 3)) @ TRICLINIC,
+        numbers=np.array([1, 8]),
+        cell=TRICLINIC,
+        pbc=np.array([True, True, True]),
+    )
 
 
 def test_correct_pair_potential_passes_every_check():
@@ -70,6 +74,7 @@ def test_equivariance_check_catches_an_orientation_dependent_model():
     def tilted(frame):  # energy depends on the x axis: not rotation invariant
         e, f = smooth_pair_model(frame)
         return e + 0.1 * frame.positions[:, 0].sum(), f - np.array([0.1, 0, 0])
+
     with pytest.raises(AssertionError, match="assert_equivariant"):
         testing.assert_equivariant(tilted, molecule())
     with pytest.raises(AssertionError, match="assert_invariant_energy"):
@@ -80,6 +85,7 @@ def test_reflection_check_catches_a_chiral_model():
     def chiral(frame):  # signed volume of the first tetrahedron: rotation invariant, flips under mirror
         p = frame.positions
         return np.linalg.det(np.stack([p[1] - p[0], p[2] - p[0], p[3] - p[0]])), np.zeros_like(p)
+
     testing.assert_invariant_energy(chiral, molecule(), reflections=False)
     with pytest.raises(AssertionError, match="reflection"):
         testing.assert_equivariant(chiral, molecule(), reflections=True)
@@ -88,6 +94,7 @@ def test_reflection_check_catches_a_chiral_model():
 def test_translation_check_catches_an_origin_dependent_model():
     def anchored(frame):
         return float((frame.positions**2).sum()), -2 * frame.positions
+
     with pytest.raises(AssertionError, match="translation"):
         testing.assert_translation_invariant(anchored, molecule())
 
@@ -96,6 +103,7 @@ def test_permutation_check_catches_an_order_dependent_model():
     def ordered(frame):
         w = np.arange(frame.n_atoms)[:, None]
         return float((w * frame.positions**2).sum()), -2 * w * frame.positions
+
     with pytest.raises(AssertionError, match="permutation"):
         testing.assert_permutation_equivariant(ordered, molecule())
 
@@ -104,6 +112,7 @@ def test_gradient_check_catches_wrong_forces():
     def wrong_sign(frame):
         e, f = smooth_pair_model(frame)
         return e, -f
+
     with pytest.raises(AssertionError, match="finite-difference"):
         testing.assert_forces_are_gradients(wrong_sign, molecule(), eps=1e-5, tol=1e-6)
 
@@ -116,6 +125,7 @@ def test_smoothness_check_catches_a_hard_cutoff():
             forces[i] += -0.5 * np.exp(-d) * vec / d
             forces[j] -= -0.5 * np.exp(-d) * vec / d
         return energy, forces
+
     with pytest.raises(AssertionError, match="r_max"):
         testing.assert_smooth_at_cutoff(hard, molecule(), r_max=R_CUT)
 
@@ -123,8 +133,13 @@ def test_smoothness_check_catches_a_hard_cutoff():
 def test_supercell_check_catches_a_model_ignoring_periodic_images():
     def no_images(frame):
         return smooth_pair_model(frame, images=False)
-    edge = Frame(positions=np.array([[0.1, 0.5, 0.5], [0.85, 0.5, 0.5]]) @ TRICLINIC, numbers=np.array([1, 8]),
-                 cell=TRICLINIC, pbc=np.array([True, True, True]))  # closest contact through the a face
+
+    edge = Frame(
+        positions=np.array([[0.1, 0.5, 0.5], [0.85, 0.5, 0.5]]) @ TRICLINIC,
+        numbers=np.array([1, 8]),
+        cell=TRICLINIC,
+        pbc=np.array([True, True, True]),
+    )  # closest contact through the a face
     testing.assert_supercell_consistent(smooth_pair_model, edge, repeats=(2, 1, 1))
     with pytest.raises(AssertionError, match="supercell"):
         testing.assert_supercell_consistent(no_images, edge, repeats=(2, 1, 1))
@@ -134,8 +149,13 @@ def test_smoothness_check_catches_a_nequip_without_envelope():
     """A real NequIP whose envelope is replaced by a step (and Bessel zeros moved) fails."""
     torch.manual_seed(0)
     stats = DatasetStatistics(species=[1, 6, 8], e0_ev=[0.0, 0.0, 0.0], force_rms_ev_per_a=1.0, avg_num_neighbors=3.0)
-    config = ModelConfig(name="t", model="nequip", r_max=R_CUT, dtype="float64",
-                         hyperparameters=dict(l_max=1, num_layers=2, num_features=4, invariant_layers=1, invariant_neurons=8))
+    config = ModelConfig(
+        name="t",
+        model="nequip",
+        r_max=R_CUT,
+        dtype="float64",
+        hyperparameters=dict(l_max=1, num_layers=2, num_features=4, invariant_layers=1, invariant_neurons=8),
+    )
     potential = build_potential(config, stats)
     testing.assert_smooth_at_cutoff(potential, molecule())
 

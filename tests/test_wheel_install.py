@@ -24,8 +24,9 @@ CARDS = ("cu-formate", "li3po4", "lips", "md17", "rmd17", "water")
 
 
 def _pip(*args: str, cwd: Path) -> None:
-    subprocess.run([sys.executable, "-m", "pip", *args], cwd=cwd, check=True, capture_output=True, text=True,
-                   timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "pip", *args], cwd=cwd, check=True, capture_output=True, text=True, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,9 @@ def installed(tmp_path_factory) -> Path:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, source / name)
-    shutil.copytree(REPO / "mlip_bench", source / "mlip_bench",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+    shutil.copytree(
+        REPO / "mlip_bench", source / "mlip_bench", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+    )
     isolation = [] if importlib.util.find_spec("setuptools") is None else ["--no-build-isolation"]
     _pip("wheel", "--no-deps", *isolation, "-w", str(work / "dist"), str(source), cwd=work)
     wheels = sorted((work / "dist").glob("mlip_bench-*.whl"))
@@ -49,10 +51,17 @@ def installed(tmp_path_factory) -> Path:
 
 def _cli(installed: Path, cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLIP_BENCH_")}
-    env.update(PYTHONPATH=str(installed), MLIP_BENCH_ROOT=str(cwd / "root"), XDG_CACHE_HOME=str(cwd / "cache"),
-               COLUMNS="250")
-    return subprocess.run([sys.executable, "-m", "mlip_bench.cli", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    env.update(
+        PYTHONPATH=str(installed), MLIP_BENCH_ROOT=str(cwd / "root"), XDG_CACHE_HOME=str(cwd / "cache"), COLUMNS="250"
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "mlip_bench.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_the_wheel_ships_cards_configs_and_demo_data(installed):
@@ -68,8 +77,9 @@ def test_the_wheel_ships_cards_configs_and_demo_data(installed):
 def test_the_installed_package_is_the_one_that_runs(installed, tmp_path):
     env = dict(os.environ, PYTHONPATH=str(installed))
     code = "import mlip_bench, mlip_bench.paths as p; print(mlip_bench.__file__); print(p.source_checkout())"
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out[0].startswith(str(installed)) and out[1] == "None"
 
 
@@ -85,8 +95,20 @@ def test_datasets_list_from_the_wheel(installed, tmp_path):
 
 def test_smoke_run_from_the_wheel(installed, tmp_path):
     out = tmp_path / "out"
-    proc = _cli(installed, tmp_path, "run", "nequip-l0-cpu", "--protocol", "smoke", "--n-train", "50",
-                "--out", str(out), "--device", "cpu")
+    proc = _cli(
+        installed,
+        tmp_path,
+        "run",
+        "nequip-l0-cpu",
+        "--protocol",
+        "smoke",
+        "--n-train",
+        "50",
+        "--out",
+        str(out),
+        "--device",
+        "cpu",
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     records = list((out / "records").glob("*.json"))
     assert len(records) == 1

@@ -60,7 +60,9 @@ def download_command(
         return
     if all_variants and ("/" in base or molecule):
         dataset = base.split("/")[0]
-        raise ConfigError(f"--all downloads every variant of a dataset; drop the molecule: `mlip-bench download {dataset} --all`")
+        raise ConfigError(
+            f"--all downloads every variant of a dataset; drop the molecule: `mlip-bench download {dataset} --all`"
+        )
     variant = resolve_variant(name, molecule, root=root)
     outcome = download_variant(variant, root=root, mirror=mirror, force=force)
     _console().print(_outcome_line(outcome), markup=False, soft_wrap=True)
@@ -102,7 +104,11 @@ def _download_dataset(name: str, *, root, mirror, force: bool, extras: bool) -> 
 
     console = _console()
     result = download_dataset(
-        name, root=root, mirror=mirror, force=force, extras=extras,
+        name,
+        root=root,
+        mirror=mirror,
+        force=force,
+        extras=extras,
         on_outcome=lambda outcome: console.print(_outcome_line(outcome), markup=False, soft_wrap=True),
     )
     failed = dict(result.failures)
@@ -112,8 +118,9 @@ def _download_dataset(name: str, *, root, mirror, force: bool, extras: bool) -> 
         head = f"{name}: {len(result.outcomes)} of {total} variants local under {where}"
         console.print(head, markup=False, soft_wrap=True)
         width = max(len(v.split("/", 1)[1]) for v in [*(o.variant for o in result.outcomes), *failed])
-        rows = {o.variant: (_n_frames(o.store), "already local" if o.skipped else "downloaded now")
-                for o in result.outcomes}
+        rows = {
+            o.variant: (_n_frames(o.store), "already local" if o.skipped else "downloaded now") for o in result.outcomes
+        }
         rows.update((variant, ("-", "failed")) for variant in failed)
         order = load_card(name).variants
         for variant in sorted(rows, key=order.index):
@@ -153,10 +160,17 @@ def list_command(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_H
             local_text += f" (embedded demo: {', '.join(embedded)})"
         shown = f"{len(card.molecules)} molecules" if card.molecules else name
         status = {f.url_status for f in card.files}
-        table.add_row(*_cells(
-            name, card.kind, shown, local_text, card.level_of_theory.split(" (")[0],
-            card.units.energy, "unverified" if "unverified" in status else "known",
-        ))
+        table.add_row(
+            *_cells(
+                name,
+                card.kind,
+                shown,
+                local_text,
+                card.level_of_theory.split(" (")[0],
+                card.units.energy,
+                "unverified" if "unverified" in status else "known",
+            )
+        )
     cards = set(list_cards())
     for variant in sorted(local):
         if variant.split("/")[0] not in cards:
@@ -194,9 +208,7 @@ def _card_rows(card, variant: str | None) -> list[tuple[str, str]]:
         rows.append(("archive layout", ", ".join(m.path for m in source.members)))
     s = card.splits
     test = "every remaining frame" if s.n_test is None else f"fixed {s.n_test} frames"
-    rows.append(
-        ("split recipe", f"n_val {s.n_val}, test {test}, training ladder {', '.join(map(str, s.ladder))}")
-    )
+    rows.append(("split recipe", f"n_val {s.n_val}, test {test}, training ladder {', '.join(map(str, s.ladder))}"))
     return rows
 
 
@@ -254,9 +266,6 @@ def info_command(
     """Frames, species, atoms per frame, units, level of theory, provenance, splits, duplicates."""
     from rich.table import Table
 
-    from mlip_bench.data.store import check_store_integrity
-    from mlip_bench.errors import DatasetError
-
     from mlip_bench.data.cards import list_cards, load_card
     from mlip_bench.data.catalog import (
         data_root,
@@ -267,6 +276,8 @@ def info_command(
         store_path,
         verified_cache_dir,
     )
+    from mlip_bench.data.store import check_store_integrity
+    from mlip_bench.errors import DatasetError
 
     console = _console()
     base = name.strip().lower().split("/")[0]

@@ -39,23 +39,40 @@ def _parse_file_pairs(items: list[str], option: str, example: str) -> dict[str, 
 def import_command(
     paths: list[Path] = typer.Argument(..., help="Data files or DeePMD system folders; several make one variant."),
     name: str = typer.Option(..., "--as", help="Variant to create: NAME or NAME/MOLECULE (e.g. md17/aspirin, lips)."),
-    energy_unit: Optional[str] = typer.Option(None, "--energy-unit", help="Energy unit of the files (eV, meV, kcal/mol, Hartree)."),
-    length_unit: Optional[str] = typer.Option(None, "--length-unit", help="Length unit of the files (Angstrom, Bohr)."),
-    force_unit: Optional[str] = typer.Option(None, "--force-unit", help="Force unit ENERGY/LENGTH (default: energy unit / length unit)."),
-    units: Optional[str] = typer.Option(None, "--units", help="Shorthand ENERGY[,LENGTH], e.g. kcal/mol."),
-    file_unit: list[str] = typer.Option([], "--file-unit", help="FILE=ENERGY_UNIT for one file whose energies differ (repeatable)."),
-    label: list[str] = typer.Option(
-        [], "--label",
-        help="FILE=LABEL: the subset label of one file (train, val, test, or test_NAME for an extra named "
-             "test set, e.g. test_600K), instead of the word in its name (repeatable).",
+    energy_unit: Optional[str] = typer.Option(
+        None, "--energy-unit", help="Energy unit of the files (eV, meV, kcal/mol, Hartree)."
     ),
-    fmt: Optional[str] = typer.Option(None, "--format", help="extxyz, npz, deepmd, asedb or mlearn (default: from the name)."),
+    length_unit: Optional[str] = typer.Option(None, "--length-unit", help="Length unit of the files (Angstrom, Bohr)."),
+    force_unit: Optional[str] = typer.Option(
+        None, "--force-unit", help="Force unit ENERGY/LENGTH (default: energy unit / length unit)."
+    ),
+    units: Optional[str] = typer.Option(None, "--units", help="Shorthand ENERGY[,LENGTH], e.g. kcal/mol."),
+    file_unit: list[str] = typer.Option(
+        [], "--file-unit", help="FILE=ENERGY_UNIT for one file whose energies differ (repeatable)."
+    ),
+    label: list[str] = typer.Option(
+        [],
+        "--label",
+        help="FILE=LABEL: the subset label of one file (train, val, test, or test_NAME for an extra named "
+        "test set, e.g. test_600K), instead of the word in its name (repeatable).",
+    ),
+    fmt: Optional[str] = typer.Option(
+        None, "--format", help="extxyz, npz, deepmd, asedb or mlearn (default: from the name)."
+    ),
     root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
     force: bool = typer.Option(False, "--force", help="Replace an existing store of this variant."),
-    dedupe: bool = typer.Option(False, "--dedupe", help="Drop repeated frames (same species and positions), keeping the first."),
-    subset: Optional[bool] = typer.Option(None, "--subset/--full", help="Mark the store as an imported subset (default: when files carry train/val/test labels)."),
+    dedupe: bool = typer.Option(
+        False, "--dedupe", help="Drop repeated frames (same species and positions), keeping the first."
+    ),
+    subset: Optional[bool] = typer.Option(
+        None,
+        "--subset/--full",
+        help="Mark the store as an imported subset (default: when files carry train/val/test labels).",
+    ),
     no_labels: bool = typer.Option(False, "--no-labels", help="Do not take train/val/test labels from file names."),
-    level_of_theory: Optional[str] = typer.Option(None, "--level-of-theory", help="Level of theory (default: the card's)."),
+    level_of_theory: Optional[str] = typer.Option(
+        None, "--level-of-theory", help="Level of theory (default: the card's)."
+    ),
 ) -> None:
     """Import local files into the canonical store of a dataset variant, with their sha256 as provenance."""
     from rich.console import Console
@@ -65,19 +82,36 @@ def import_command(
 
     energy, length = _parse_units(units, energy_unit, length_unit)
     result = import_variant(
-        paths, name, root=root, fmt=fmt, energy_unit=energy, length_unit=length, force_unit=force_unit,
-        file_energy_units=_parse_file_pairs(file_unit, "--file-unit", "FILE=ENERGY_UNIT, e.g. reduced_100.xyz=kcal/mol"),
+        paths,
+        name,
+        root=root,
+        fmt=fmt,
+        energy_unit=energy,
+        length_unit=length,
+        force_unit=force_unit,
+        file_energy_units=_parse_file_pairs(
+            file_unit, "--file-unit", "FILE=ENERGY_UNIT, e.g. reduced_100.xyz=kcal/mol"
+        ),
         file_labels=_parse_file_pairs(label, "--label", "FILE=LABEL, e.g. test_600K.xyz=test_600K"),
-        labels=not no_labels, subset=subset, dedupe=dedupe,
-        level_of_theory=level_of_theory, force=force,
+        labels=not no_labels,
+        subset=subset,
+        dedupe=dedupe,
+        level_of_theory=level_of_theory,
+        force=force,
     )
     console = Console(highlight=False, soft_wrap=False)
     table = Table(title=f"{result.variant} ({result.provenance})")
     for column in ("file", "format", "frames", "subset", "energy unit", "sha256"):
         table.add_column(column)
     for source in result.sources:
-        table.add_row(source.file, source.format, str(source.n_frames), source.subset or "-",
-                      source.units["energy"], source.sha256[:16] + "...")
+        table.add_row(
+            source.file,
+            source.format,
+            str(source.n_frames),
+            source.subset or "-",
+            source.units["energy"],
+            source.sha256[:16] + "...",
+        )
     console.print(table)
     store = result.store
     energies = store.energies()

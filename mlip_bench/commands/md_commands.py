@@ -13,22 +13,44 @@ DEFAULT_RESULTS = Path("results")
 
 
 def md_command(
-    target: str = typer.Argument(..., help="A checkpoint (<out>/checkpoints/<run_id>/best_model.pt) or a run id found under --results."),
-    temperature: float = typer.Option(500.0, "--temperature", "-T", help="Temperature (K): thermostat target (nvt) and initial velocities."),
+    target: str = typer.Argument(
+        ..., help="A checkpoint (<out>/checkpoints/<run_id>/best_model.pt) or a run id found under --results."
+    ),
+    temperature: float = typer.Option(
+        500.0, "--temperature", "-T", help="Temperature (K): thermostat target (nvt) and initial velocities."
+    ),
     steps: int = typer.Option(1000, "--steps", min=1, help="MD steps per replica."),
     timestep: float = typer.Option(0.5, "--timestep", help="Time step (fs)."),
     ensemble: str = typer.Option("nvt", "--ensemble", help="nvt (Langevin) or nve (velocity Verlet)."),
-    replicas: int = typer.Option(3, "--replicas", min=1, help="Independent trajectories, each from its own test-set frame."),
+    replicas: int = typer.Option(
+        3, "--replicas", min=1, help="Independent trajectories, each from its own test-set frame."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the starting frames, velocities and thermostat noise."),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Folder for MD records and figures."),
-    results: Optional[list[Path]] = typer.Option(None, "--results", help="Results folder(s) holding records/ and checkpoints/ of the run (repeatable). Default: results."),
+    results: Optional[list[Path]] = typer.Option(
+        None,
+        "--results",
+        help="Results folder(s) holding records/ and checkpoints/ of the run (repeatable). Default: results.",
+    ),
     friction: float = typer.Option(0.01, "--friction", help="Langevin friction (1/fs), nvt only."),
     sample_every: int = typer.Option(10, "--sample-every", min=1, help="Keep a frame for observables every N steps."),
-    checkpoint_every: int = typer.Option(200, "--checkpoint-every", min=1, help="Save each replica's state every N steps (resume point)."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Start from this dataset's test frames instead of the run's."),
-    structure: Optional[Path] = typer.Option(None, "--structure", help="Start every replica from this structure file (any ASE format)."),
-    reference_interval_fs: Optional[float] = typer.Option(None, "--reference-interval-fs", help="Time between consecutive reference frames (fs), for a reference diffusivity."),
-    root: Optional[Path] = typer.Option(None, "--root", help="Data root (default: $MLIP_BENCH_ROOT, else the user cache dir)."),
+    checkpoint_every: int = typer.Option(
+        200, "--checkpoint-every", min=1, help="Save each replica's state every N steps (resume point)."
+    ),
+    dataset: Optional[str] = typer.Option(
+        None, "--dataset", "-d", help="Start from this dataset's test frames instead of the run's."
+    ),
+    structure: Optional[Path] = typer.Option(
+        None, "--structure", help="Start every replica from this structure file (any ASE format)."
+    ),
+    reference_interval_fs: Optional[float] = typer.Option(
+        None,
+        "--reference-interval-fs",
+        help="Time between consecutive reference frames (fs), for a reference diffusivity.",
+    ),
+    root: Optional[Path] = typer.Option(
+        None, "--root", help="Data root (default: $MLIP_BENCH_ROOT, else the user cache dir)."
+    ),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (default: torch's)."),
 ) -> None:
@@ -43,27 +65,52 @@ def md_command(
 
         torch.set_num_threads(threads)
     settings = MDSettingsInput(
-        ensemble=ensemble.lower(), temperature_k=temperature, steps=steps, timestep_fs=timestep, replicas=replicas,
-        seed=seed, friction_per_fs=friction, sample_every=sample_every, checkpoint_every=checkpoint_every,
-        device=device, reference_interval_fs=reference_interval_fs,
+        ensemble=ensemble.lower(),
+        temperature_k=temperature,
+        steps=steps,
+        timestep_fs=timestep,
+        replicas=replicas,
+        seed=seed,
+        friction_per_fs=friction,
+        sample_every=sample_every,
+        checkpoint_every=checkpoint_every,
+        device=device,
+        reference_interval_fs=reference_interval_fs,
     )
     folders = list(results) if results else [DEFAULT_RESULTS]
-    record = run_md(target, settings, out, results=folders, root=root, dataset=dataset, structure=structure,
-                    progress=True, command=" ".join(["mlip-bench", *sys.argv[1:]]))
+    record = run_md(
+        target,
+        settings,
+        out,
+        results=folders,
+        root=root,
+        dataset=dataset,
+        structure=structure,
+        progress=True,
+        command=" ".join(["mlip-bench", *sys.argv[1:]]),
+    )
     console = Console()
     st, ob, sp = record.stability, record.observables, record.speed
     console.print(f"[bold]{record.md_id}[/]")
     for r in record.replicas:
-        status = f"failed at {r.time_to_failure_ps:.3f} ps ({r.failure})" if r.failed else f"stable for {r.simulated_ps:.3f} ps"
+        status = (
+            f"failed at {r.time_to_failure_ps:.3f} ps ({r.failure})"
+            if r.failed
+            else f"stable for {r.simulated_ps:.3f} ps"
+        )
         extra = ""
         if r.energy_drift_mev_per_atom_per_ps is not None:
             extra = f", drift {r.energy_drift_mev_per_atom_per_ps:.3g} meV/atom/ps"
         temp = f", <T> {r.mean_temperature_k:.0f} K" if r.mean_temperature_k is not None else ""
         console.print(f"  replica {r.index} (frame {r.start_frame}): {status}{temp}{extra}")
-    console.print(f"  stable {st.n_stable}/{st.n_replicas}; mean time to failure {st.mean_time_to_failure_ps:.3f} ps (of {st.length_ps:.3f})")
+    console.print(
+        f"  stable {st.n_stable}/{st.n_replicas}; mean time to failure {st.mean_time_to_failure_ps:.3f} ps (of {st.length_ps:.3f})"
+    )
     if ob.hr_mae is not None:
         floor = f", sampling floor {ob.hr_mae_sampling_floor:.4f}" if ob.hr_mae_sampling_floor is not None else ""
-        console.print(f"  h(r) MAE {ob.hr_mae:.4f} ({ob.n_md_samples} MD samples vs {ob.n_reference_frames} reference frames{floor})")
+        console.print(
+            f"  h(r) MAE {ob.hr_mae:.4f} ({ob.n_md_samples} MD samples vs {ob.n_reference_frames} reference frames{floor})"
+        )
     if ob.rdf_mae_mean is not None:
         console.print("  RDF MAE " + ", ".join(f"{k} {v:.3f}" for k, v in ob.rdf_mae.items()))
     for symbol, d in ob.diffusivity_cm2_per_s.items():

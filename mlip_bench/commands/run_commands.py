@@ -44,7 +44,7 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
         value = yaml.safe_load(raw)
         key = key.strip()
         if key.startswith("model."):
-            out.setdefault("model", {})[key[len("model."):]] = value
+            out.setdefault("model", {})[key[len("model.") :]] = value
         else:
             out[key] = value
     return out
@@ -55,17 +55,34 @@ def _metrics_table(records: list, title: str):
     from rich.table import Table
 
     table = Table(title=escape(title))
-    for column in ("model", "dataset", "n_train", "seed", "protocol", "E MAE (meV)", "E MAE (meV/atom)",
-                   "F MAE (meV/Å)", "F RMSE (meV/Å)", "steps", "train (s)", "status"):
+    for column in (
+        "model",
+        "dataset",
+        "n_train",
+        "seed",
+        "protocol",
+        "E MAE (meV)",
+        "E MAE (meV/atom)",
+        "F MAE (meV/Å)",
+        "F RMSE (meV/Å)",
+        "steps",
+        "train (s)",
+        "status",
+    ):
         table.add_column(
-            column, justify="right" if column[0].isupper() or column in ("n_train", "seed", "steps") else "left",
+            column,
+            justify="right" if column[0].isupper() or column in ("n_train", "seed", "steps") else "left",
             no_wrap=column in ("model", "dataset", "protocol"),
         )
     for r in records:
         m = r.metrics.get("test")
         fmt = (lambda v: f"{v:.2f}") if m else None
         table.add_row(  # names come from record files: escaped, so rich never reads them as markup
-            escape(r.model), escape(r.dataset.name), str(r.n_train), str(r.seed), escape(r.protocol),
+            escape(r.model),
+            escape(r.dataset.name),
+            str(r.n_train),
+            str(r.seed),
+            escape(r.protocol),
             fmt(m.energy_mae_mev) if m else "-",
             fmt(m.energy_mae_mev_per_atom) if m else "-",
             fmt(m.force_mae_mev_per_a) if m else "-",
@@ -83,8 +100,9 @@ def _console():
     return make_console()
 
 
-def _refuse_stale_record(model: str, variant: str, n: int, seed: int, protocol: str, out: Path, root,
-                         overrides) -> None:
+def _refuse_stale_record(
+    model: str, variant: str, n: int, seed: int, protocol: str, out: Path, root, overrides
+) -> None:
     """``ResultsError`` when a finished record of this run was made from another store than the
     current one (imported or downloaded again since): say so instead of returning old numbers."""
     from mlip_bench.data.catalog import open_store
@@ -115,10 +133,15 @@ def _refuse_stale_record(model: str, variant: str, n: int, seed: int, protocol: 
 
 def run_command(
     model: str = typer.Argument(..., help="Model variant (nequip-l1-cpu, schnet, ...) or a model YAML file."),
-    dataset: str = typer.Option(DEFAULT_DATASET, "--dataset", "-d", help="Dataset variant, e.g. md17 or rmd17/ethanol."),
+    dataset: str = typer.Option(
+        DEFAULT_DATASET, "--dataset", "-d", help="Dataset variant, e.g. md17 or rmd17/ethanol."
+    ),
     molecule: Optional[str] = typer.Option(None, "--molecule", "-m", help="Molecule of a multi-molecule dataset."),
     n_train: Optional[str] = typer.Option(
-        None, "--n-train", "-n", help="Training sizes: 50,100,250 or A..B (the card's ladder in [A, B]). Default: the card's default."
+        None,
+        "--n-train",
+        "-n",
+        help="Training sizes: 50,100,250 or A..B (the card's ladder in [A, B]). Default: the card's default.",
     ),
     seeds: int = typer.Option(1, "--seeds", min=1, help="Number of seeds (0..K-1); each seed draws its own split."),
     one_seed: Optional[int] = typer.Option(
@@ -127,7 +150,9 @@ def run_command(
     protocol: str = typer.Option("cpu", "--protocol", "-p", help="Protocol preset: paper, cpu, demo, smoke."),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Results folder (records/ and checkpoints/)."),
     root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
-    set_: Optional[list[str]] = typer.Option(None, "--set", help="Protocol override KEY=VALUE (repeatable), or model.KEY=VALUE."),
+    set_: Optional[list[str]] = typer.Option(
+        None, "--set", help="Protocol override KEY=VALUE (repeatable), or model.KEY=VALUE."
+    ),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
 ) -> None:
     """Train MODEL on every requested training size and seed; rerun to resume or skip finished runs."""
@@ -158,11 +183,23 @@ def run_command(
         raise ConfigError("give either --seed K (one seed) or --seeds K (seeds 0..K-1), not both")
     for seed in [one_seed] if one_seed is not None else range(seeds):
         for n in sizes:
-            console.print(f"[bold]{escape(model)}[/] on {variant}, n_train={n}, seed={seed}, protocol {escape(protocol)}")
+            console.print(
+                f"[bold]{escape(model)}[/] on {variant}, n_train={n}, seed={seed}, protocol {escape(protocol)}"
+            )
             _refuse_stale_record(model, variant, n, seed, protocol, out, root, overrides or None)
             with run_lock(out, cell_run_id(model, variant, n, seed, protocol, overrides or None)):
-                record = run_cell(model, variant, n, seed, protocol, out, root=root, overrides=overrides or None,
-                                  progress=True, device=device)
+                record = run_cell(
+                    model,
+                    variant,
+                    n,
+                    seed,
+                    protocol,
+                    out,
+                    root=root,
+                    overrides=overrides or None,
+                    progress=True,
+                    device=device,
+                )
             m = record.metrics["test"]
             console.print(
                 f"  test: energy MAE {m.energy_mae_mev:.2f} meV, force MAE {m.force_mae_mev_per_a:.2f} meV/Å "
@@ -173,12 +210,16 @@ def run_command(
 
 
 def evaluate_command(
-    checkpoint: Path = typer.Argument(..., help="best_model.pt or last.pt of a run (under <out>/checkpoints/<run_id>/)."),
+    checkpoint: Path = typer.Argument(
+        ..., help="best_model.pt or last.pt of a run (under <out>/checkpoints/<run_id>/)."
+    ),
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Dataset variant (default: the run's)."),
     molecule: Optional[str] = typer.Option(None, "--molecule", "-m", help="Molecule of a multi-molecule dataset."),
     split: str = typer.Option("test", "--split", help="test, val, train (the training pool) or all."),
     seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Split seed, 0 or more (default: the run's)."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Evaluate at most this many frames (seeded sample)."),
+    max_frames: Optional[int] = typer.Option(
+        None, "--max-frames", min=1, help="Evaluate at most this many frames (seeded sample)."
+    ),
     root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
 ) -> None:
@@ -229,8 +270,13 @@ def evaluate_command(
 
         from mlip_bench.atomic_files import write_text_atomic
 
-        payload = {"dataset": variant, "split": split, "seed": seed, "checkpoint": str(checkpoint),
-                   "metrics": metrics.model_dump()}
+        payload = {
+            "dataset": variant,
+            "split": split,
+            "seed": seed,
+            "checkpoint": str(checkpoint),
+            "metrics": metrics.model_dump(),
+        }
         write_text_atomic(json.dumps(payload, indent=1) + "\n", json_out)
         console.print(f"metrics written to {json_out}")
 
@@ -248,7 +294,9 @@ def results_list_command(
     if missing:
         raise ConfigError(f"no results folder {', '.join(missing)}; run `mlip-bench run MODEL --out DIR` first")
     records = load_records(folders)
-    records = [r for r in records if (model is None or r.model == model) and (dataset is None or r.dataset.name == dataset)]
+    records = [
+        r for r in records if (model is None or r.model == model) and (dataset is None or r.dataset.name == dataset)
+    ]
     records.sort(key=lambda r: (r.dataset.name, r.model, r.protocol, r.n_train, r.seed))
     console = _console()
     if not records:
@@ -258,9 +306,13 @@ def results_list_command(
 
 
 def demo_command(
-    out: Path = typer.Option(Path("mlip-bench-demo"), "--out", "-o", help="Folder for records, checkpoints and the site."),
+    out: Path = typer.Option(
+        Path("mlip-bench-demo"), "--out", "-o", help="Folder for records, checkpoints and the site."
+    ),
     root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
-    protocol: str = typer.Option(DEMO_PROTOCOL, "--protocol", "-p", help="Protocol preset (demo = a 5-15 min CPU budget)."),
+    protocol: str = typer.Option(
+        DEMO_PROTOCOL, "--protocol", "-p", help="Protocol preset (demo = a 5-15 min CPU budget)."
+    ),
 ) -> None:
     """Train NequIP (l_max 0 and 1) and SchNet on the embedded rMD17 ethanol frames, evaluate them
     and build the leaderboard; finishes in 5-15 minutes on 2 CPU cores."""

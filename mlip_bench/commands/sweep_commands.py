@@ -31,17 +31,31 @@ def _check_models(models: list[str]) -> None:
 def sweep(
     sweep_file: Path = typer.Argument(..., help="Sweep YAML (see sweeps/*.yaml)."),
     executor: Executor = typer.Option(
-        Executor.local, "--executor", "-e",
+        Executor.local,
+        "--executor",
+        "-e",
         help="local: worker processes here; slurm: one submitit array job; debug: submitit's in-process executor.",
     ),
-    workers: int | None = typer.Option(None, "--workers", "-j", min=1, help="Local worker processes (default: the sweep file's, else 1)."),
+    workers: int | None = typer.Option(
+        None, "--workers", "-j", min=1, help="Local worker processes (default: the sweep file's, else 1)."
+    ),
     threads: int | None = typer.Option(None, "--threads", min=1, help="Torch threads per worker (default 1)."),
-    out: Path | None = typer.Option(None, "--out", "-o", help="Output folder (default: the sweep file's `out`, else runs/<sweep name>)."),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Output folder (default: the sweep file's `out`, else runs/<sweep name>)."
+    ),
     root: Path | None = typer.Option(None, "--root", help="Data root (default: $MLIP_BENCH_ROOT or the user cache)."),
-    protocol: str | None = typer.Option(None, "--protocol", help="Override the sweep's protocol (e.g. paper, cpu, smoke)."),
-    runner: str | None = typer.Option(None, "--runner", help="Cell runner 'module:function' (default: the training harness)."),
-    retry_failed: bool = typer.Option(True, "--retry-failed/--skip-failed", help="Rerun cells whose last attempt failed."),
-    wait: bool | None = typer.Option(None, "--wait/--no-wait", help="Slurm: watch the jobs until they end (default: submit and return)."),
+    protocol: str | None = typer.Option(
+        None, "--protocol", help="Override the sweep's protocol (e.g. paper, cpu, smoke)."
+    ),
+    runner: str | None = typer.Option(
+        None, "--runner", help="Cell runner 'module:function' (default: the training harness)."
+    ),
+    retry_failed: bool = typer.Option(
+        True, "--retry-failed/--skip-failed", help="Rerun cells whose last attempt failed."
+    ),
+    wait: bool | None = typer.Option(
+        None, "--wait/--no-wait", help="Slurm: watch the jobs until they end (default: submit and return)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the cells and their state; run nothing."),
 ) -> None:
     """Run a sweep: models x datasets x n_train ladder x seeds, one run record per cell.
@@ -93,8 +107,14 @@ def sweep(
     if executor is Executor.local:
         with SweepProgress(spec.name, cells, n_workers, console=console) as progress:
             summary = run_local(
-                cells, out_dir, root=root, runner=spec.runner, workers=n_workers, threads=n_threads,
-                retry_failed=retry_failed, progress=progress,
+                cells,
+                out_dir,
+                root=root,
+                runner=spec.runner,
+                workers=n_workers,
+                threads=n_threads,
+                retry_failed=retry_failed,
+                progress=progress,
             )
         console.print(
             f"sweep {spec.name}: {len(summary.done)} run, {len(summary.skipped)} already complete, "
@@ -115,8 +135,14 @@ def sweep(
         return
     cluster = "slurm" if executor is Executor.slurm else "debug"
     jobs = submit_array(
-        todo, out_dir, spec.resources, job_name=f"mlip-{spec.name}", root=root, runner=spec.runner,
-        threads=n_threads, cluster=cluster,
+        todo,
+        out_dir,
+        spec.resources,
+        job_name=f"mlip-{spec.name}",
+        root=root,
+        runner=spec.runner,
+        threads=n_threads,
+        cluster=cluster,
     )
     console.print(
         f"submitted {len(jobs)} array task(s) as job {jobs[0].job_id.split('_')[0]} ({len(summary.skipped)} cells already complete); "

@@ -65,9 +65,7 @@ def check_link_target(archive: Path, name: str, link: str, hard: bool = False) -
 
 def _corrupt(archive: Path, exc: BaseException) -> DownloadError:
     detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return DownloadError(
-        f"archive {archive.name} is truncated or corrupt ({detail}); rerun the download with --force"
-    )
+    return DownloadError(f"archive {archive.name} is truncated or corrupt ({detail}); rerun the download with --force")
 
 
 def _inside(archive: Path, target: Path, dest: Path) -> Path:
@@ -202,7 +200,9 @@ def _extract_zip(archive: Path, target: Path, wanted: set[str] | None, budget: _
                 name = check_member_name(archive, info.filename)
                 if stat.S_ISLNK(info.external_attr >> 16):
                     if info.file_size > 4096:
-                        raise DownloadError(f"archive {archive.name} has a link {name!r} with a {info.file_size}-byte target")
+                        raise DownloadError(
+                            f"archive {archive.name} has a link {name!r} with a {info.file_size}-byte target"
+                        )
                     check_link_target(archive, info.filename, zf.read(info).decode("utf-8", "replace"))
             declared = 0  # the sizes the archive declares for what will be written, before writing any
             for info in infos:

@@ -49,7 +49,9 @@ class SourceFile(_Strict):
         if "/" in self.name or self.name in ("", ".", ".."):
             raise ValueError(f"file name {self.name!r} must be a plain file name")
         if self.sha256 is not None and not _SHA256_RE.match(self.sha256):
-            raise ValueError(f"sha256 of {self.name} must be 64 lowercase hex digits (or a published prefix of 12 or more)")
+            raise ValueError(
+                f"sha256 of {self.name} must be 64 lowercase hex digits (or a published prefix of 12 or more)"
+            )
         if self.sha256 is not None and len(self.sha256) < 64 and not self.note:
             raise ValueError(f"{self.name} pins a sha256 prefix: add a note citing where it is published")
         if self.sha256 is None and not self.note:
@@ -206,9 +208,7 @@ class DatasetCard(_Strict):
             return self.source  # type: ignore[return-value]
         key = self.canonical_molecule(molecule)
         if key is None:
-            raise DatasetError(
-                f"unknown molecule {molecule!r} for {self.name}; valid: {', '.join(self.molecules)}"
-            )
+            raise DatasetError(f"unknown molecule {molecule!r} for {self.name}; valid: {', '.join(self.molecules)}")
         return self.molecules[key]
 
     def file(self, name: str) -> SourceFile:
@@ -251,7 +251,5 @@ def load_card(name: str, cards_dir: Path | None = None) -> DatasetCard:
     base = name.split("/", 1)[0]
     path = card_path(base, cards_dir)
     if not _NAME_RE.match(base) or not path.is_file():
-        raise DatasetError(
-            f"unknown dataset {base!r}; valid names: {', '.join(list_cards(cards_dir)) or '(no cards)'}"
-        )
+        raise DatasetError(f"unknown dataset {base!r}; valid names: {', '.join(list_cards(cards_dir)) or '(no cards)'}")
     return _load_card_cached(str(path), path.stat().st_mtime)

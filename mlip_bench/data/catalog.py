@@ -93,9 +93,7 @@ def imported_variants(root: str | os.PathLike[str] | None = None) -> list[str]:
     return sorted(names)
 
 
-def resolve_variant(
-    name: str, molecule: str | None = None, *, root: str | os.PathLike[str] | None = None
-) -> str:
+def resolve_variant(name: str, molecule: str | None = None, *, root: str | os.PathLike[str] | None = None) -> str:
     """Canonical variant name for ``name`` (``NAME`` or ``NAME/MOLECULE``) and an optional
     ``molecule`` (``--dataset md17 --molecule aspirin`` == ``md17/aspirin``).
 
@@ -127,9 +125,7 @@ def resolve_variant(
                 )
             key = card.canonical_molecule(mol)
             if key is None:
-                raise DatasetError(
-                    f"unknown molecule {mol!r} for {base}; valid: {', '.join(card.molecules)}"
-                )
+                raise DatasetError(f"unknown molecule {mol!r} for {base}; valid: {', '.join(card.molecules)}")
             return f"{base}/{key}"
         if mol:
             if name in imported_variants(root):

@@ -21,9 +21,10 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from mlip_bench.atomic_files import write_text_atomic
 from mlip_bench.data.cards import DatasetCard, SourceFile
@@ -409,7 +410,6 @@ def clean_stale_temporaries(root: str | os.PathLike[str] | None = None, min_age_
             path.unlink(missing_ok=True)
         removed.append(path)
     return removed
-
 
 
 # -- the whole download path -------------------------------------------------------------------

@@ -42,9 +42,7 @@ def duplicate_groups(fingerprints: Sequence[str]) -> list[list[int]]:
     return sorted((group for group in by_print.values() if len(group) > 1), key=lambda g: g[0])
 
 
-def duplicate_report(
-    fingerprints: Sequence[str], subsets: Sequence[str] | None = None, max_groups: int = 200
-) -> dict:
+def duplicate_report(fingerprints: Sequence[str], subsets: Sequence[str] | None = None, max_groups: int = 200) -> dict:
     """Summary of duplicate frames, JSON-ready.
 
     Keys: ``n_groups``, ``n_redundant_frames`` (frames beyond the first of each group),

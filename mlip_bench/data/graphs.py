@@ -66,8 +66,9 @@ def frame_to_graph(frame: Frame, r_max: float, dtype: torch.dtype = torch.float3
 
 #: the fields of :func:`frame_to_graph` graphs (per atom, per edge or per graph: all concatenate on
 #: axis 0, except ``edge_index``, which is offset and concatenated on axis 1)
-_GRAPH_FIELDS = frozenset({"pos", "z", "forces", "cell_shift", "cell", "pbc", "energy", "natoms", "frame_index",
-                           "edge_index"})
+_GRAPH_FIELDS = frozenset(
+    {"pos", "z", "forces", "cell_shift", "cell", "pbc", "energy", "natoms", "frame_index", "edge_index"}
+)
 
 
 def collate(graphs: list[Data]) -> Batch:

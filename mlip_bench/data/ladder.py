@@ -88,7 +88,9 @@ def resolve_ladder(ladder: Ladder, dataset: str, card_ladder: list[int] | None) 
     if isinstance(ladder, list):
         return sorted(ladder)
     if not card_ladder:
-        raise ValueError(f"range {ladder!r}: {dataset} has no ladder on a dataset card; list the sizes, e.g. 50,100,250")
+        raise ValueError(
+            f"range {ladder!r}: {dataset} has no ladder on a dataset card; list the sizes, e.g. 50,100,250"
+        )
     lo, hi = (int(x) for x in ladder.split(".."))
     sizes = sorted(n for n in card_ladder if lo <= n <= hi)
     if not sizes:

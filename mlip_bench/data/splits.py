@@ -75,10 +75,16 @@ class Split:
     def sha256(self) -> str:
         """Content hash of the split (name, seed, store hash, all index lists)."""
         return _digest(
-            self._with_extra_tests({
-                "name": self.name, "seed": self.seed, "store_sha256": self.store_sha256,
-                "train_pool": list(self.train_pool), "val": list(self.val), "test": list(self.test),
-            })
+            self._with_extra_tests(
+                {
+                    "name": self.name,
+                    "seed": self.seed,
+                    "store_sha256": self.store_sha256,
+                    "train_pool": list(self.train_pool),
+                    "val": list(self.val),
+                    "test": list(self.test),
+                }
+            )
         )
 
     @property
@@ -98,19 +104,29 @@ class Split:
     def subset_sha256(self, n_train: int) -> str:
         """Hash of the frames a run with ``n_train`` training frames uses; results cite it."""
         return _digest(
-            self._with_extra_tests({
-                "store_sha256": self.store_sha256, "train": self.train(n_train),
-                "val": list(self.val), "test": list(self.test),
-            })
+            self._with_extra_tests(
+                {
+                    "store_sha256": self.store_sha256,
+                    "train": self.train(n_train),
+                    "val": list(self.val),
+                    "test": list(self.test),
+                }
+            )
         )
 
     def to_dict(self) -> dict:
         """JSON-ready form, with the split hash."""
         return {
-            "schema_version": SPLIT_SCHEMA_VERSION, "name": self.name, "seed": self.seed, "kind": self.kind,
-            "store_sha256": self.store_sha256, "recipe": dict(self.recipe),
+            "schema_version": SPLIT_SCHEMA_VERSION,
+            "name": self.name,
+            "seed": self.seed,
+            "kind": self.kind,
+            "store_sha256": self.store_sha256,
+            "recipe": dict(self.recipe),
             "n_test_duplicates_dropped": self.n_test_duplicates_dropped,
-            "train_pool": list(self.train_pool), "val": list(self.val), "test": list(self.test),
+            "train_pool": list(self.train_pool),
+            "val": list(self.val),
+            "test": list(self.test),
             "extra_tests": {k: list(v) for k, v in sorted(self.extra_tests.items())},
             "sha256": self.sha256,
         }
@@ -120,9 +136,13 @@ class Split:
         """Rebuild a split from :meth:`to_dict` output; checks its hash."""
         try:
             split = cls(
-                name=str(data["name"]), seed=int(data["seed"]), kind=str(data.get("kind", "random")),
-                train_pool=[int(i) for i in data["train_pool"]], val=[int(i) for i in data["val"]],
-                test=[int(i) for i in data["test"]], store_sha256=str(data["store_sha256"]),
+                name=str(data["name"]),
+                seed=int(data["seed"]),
+                kind=str(data.get("kind", "random")),
+                train_pool=[int(i) for i in data["train_pool"]],
+                val=[int(i) for i in data["val"]],
+                test=[int(i) for i in data["test"]],
+                store_sha256=str(data["store_sha256"]),
                 n_test_duplicates_dropped=int(data.get("n_test_duplicates_dropped", 0)),
                 recipe=dict(data.get("recipe", {})),
                 extra_tests={str(k): [int(i) for i in v] for k, v in (data.get("extra_tests") or {}).items()},
@@ -231,9 +251,7 @@ def make_split(
             )
         n_pool = min(DEFAULT_MAX_TRAIN if max_train is None else max_train, room)
         if n_pool < 1:
-            raise ConfigError(
-                f"{store.path} has {n} frames: too few for n_val={n_val}, n_test={n_test}; lower them"
-            )
+            raise ConfigError(f"{store.path} has {n} frames: too few for n_val={n_val}, n_test={n_test}; lower them")
         order = rng.permutation(n)
         val, pool, rest = order[:n_val], order[n_val : n_val + n_pool], order[n_val + n_pool :]
         test, dropped = _exclude_duplicates(rest, np.concatenate([val, pool]), fingerprints)
@@ -243,9 +261,16 @@ def make_split(
     if len(test) == 0:
         raise ConfigError(f"split of {store.path} has an empty test set; lower n_val/max_train")
     return Split(
-        name=name, seed=int(seed), train_pool=[int(i) for i in pool], val=sorted(int(i) for i in val),
-        test=sorted(int(i) for i in test), store_sha256=store.sha256, kind=kind,
-        n_test_duplicates_dropped=dropped, recipe=recipe, extra_tests=extra_tests,
+        name=name,
+        seed=int(seed),
+        train_pool=[int(i) for i in pool],
+        val=sorted(int(i) for i in val),
+        test=sorted(int(i) for i in test),
+        store_sha256=store.sha256,
+        kind=kind,
+        n_test_duplicates_dropped=dropped,
+        recipe=recipe,
+        extra_tests=extra_tests,
     )
 
 
@@ -277,9 +302,15 @@ def official_split(store: Store, name: str, seed: int = 0, n_val: int = DEFAULT_
     val, pool = order[:n_val], order[n_val:]
     test, dropped = _exclude_duplicates(test, train, store.fingerprints)
     return Split(
-        name=name, seed=int(seed), train_pool=[int(i) for i in pool], val=sorted(int(i) for i in val),
-        test=sorted(int(i) for i in test), store_sha256=store.sha256, kind="official",
-        n_test_duplicates_dropped=dropped, recipe={"n_val": n_val, "official": name},
+        name=name,
+        seed=int(seed),
+        train_pool=[int(i) for i in pool],
+        val=sorted(int(i) for i in val),
+        test=sorted(int(i) for i in test),
+        store_sha256=store.sha256,
+        kind="official",
+        n_test_duplicates_dropped=dropped,
+        recipe={"n_val": n_val, "official": name},
     )
 
 
@@ -296,8 +327,12 @@ def _split_directory(store: Store, directory: str | Path | None, root: str | Pat
 
 
 def split_path(
-    store: Store, name: str = "default", seed: int = 0, recipe: dict | None = None,
-    directory: str | Path | None = None, root: str | Path | None = None,
+    store: Store,
+    name: str = "default",
+    seed: int = 0,
+    recipe: dict | None = None,
+    directory: str | Path | None = None,
+    root: str | Path | None = None,
 ) -> Path:
     """Where a split of ``store`` is kept: beside the store (or under ``<root>/splits`` for the
     read-only embedded store); the file name carries the store hash, name, seed and recipe."""
@@ -329,7 +364,12 @@ def load_or_create_split(
         recipe = {"official": name, "n_val": DEFAULT_N_VAL if n_val is None else n_val}
     else:
         merged = _recipe_from_card(card, n_val, n_test, max_train)
-        recipe = {"n_val": merged[0], "n_test": merged[1], "max_train": merged[2], "explicit_max": max_train is not None}
+        recipe = {
+            "n_val": merged[0],
+            "n_test": merged[1],
+            "max_train": merged[2],
+            "explicit_max": max_train is not None,
+        }
     path = split_path(store, name, seed, recipe, directory, root)
     if path.is_file():
         try:

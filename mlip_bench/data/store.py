@@ -47,6 +47,7 @@ def is_subset_label(label: str) -> bool:
     """True for train, val, test and extra named test sets (test_NAME)."""
     return label in SUBSET_LABELS or bool(EXTRA_TEST_LABEL.match(label))
 
+
 _REQUIRED = ("positions", "numbers", "forces", "energy", "cell", "pbc", "offsets", "metadata")
 _HASHED = ("n_atoms", "numbers", "positions", "energy", "forces", "cell", "pbc", "subset")
 _MAX_SPAN_ATOMS = 1 << 20  # largest contiguous block of atoms read at once
@@ -178,9 +179,7 @@ def write_store(
         subsets = [str(s) if s is not None else "" for s in subsets]
         bad = sorted({s for s in subsets if s and not is_subset_label(s)})
         if bad:
-            raise DatasetError(
-                f"{path}: unknown subset labels {bad}; use {', '.join(SUBSET_LABELS)}, test_NAME or ''"
-            )
+            raise DatasetError(f"{path}: unknown subset labels {bad}; use {', '.join(SUBSET_LABELS)}, test_NAME or ''")
         if not any(subsets):
             subsets = None
 
@@ -238,6 +237,7 @@ def _remove_stale_temporaries(path: Path) -> None:
 
 def _write_arrays(h5, path, frames, subsets, source_index, source_file, filters, chunk_frames):
     """Stream frames into resizable datasets; return (n_frames, n_atoms, species, content sha256)."""
+
     def make(name, shape, dtype, chunk):
         return h5.create_dataset(
             name, shape=(0, *shape), maxshape=(None, *shape), dtype=dtype, chunks=(chunk, *shape), **filters

@@ -20,9 +20,7 @@ build never leaves a half-written site.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import re
@@ -37,9 +35,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from mlip_bench.errors import ConfigError, ResultsError
+from mlip_bench.leaderboard import site_data
 from mlip_bench.leaderboard.plots import error_histogram_figure, learning_curve_figure, parity_figure, parity_pairs
 from mlip_bench.leaderboard.published import Published, default_published_path, load_published
-from mlip_bench.paths import CHECKOUT_ROOT
 from mlip_bench.leaderboard.replication import replicate
 from mlip_bench.leaderboard.tables import (
     DISPLAY_RENAMES,
@@ -48,11 +46,10 @@ from mlip_bench.leaderboard.tables import (
     convergence_label,
     dataset_sections,
     group_figures,
-    hardware_costs,
     hardware_of,
     protocol_words,
 )
-from mlip_bench.leaderboard import site_data
+from mlip_bench.paths import CHECKOUT_ROOT
 from mlip_bench.results.schema import RunRecord
 
 #: file marking a folder as a generated site (only such folders are ever replaced)
@@ -126,7 +123,7 @@ def _sig(value: float | None, digits: int = 3) -> str:
         return "—"
     if value == 0 or not (1e-4 <= abs(value) < 1e7):
         return f"{value:.{digits}g}"
-    return f"{value:.{digits}g}" if abs(value) < 10 ** digits else f"{value:.0f}"
+    return f"{value:.{digits}g}" if abs(value) < 10**digits else f"{value:.0f}"
 
 
 def _environment() -> Environment:
@@ -264,12 +261,22 @@ def build_site(
         _write(
             tmp / "index.html",
             env.get_template("index.html").render(
-                **common, root="", page="index", sections=sections,
-                n_records=len(records), n_failed=sum(r.status != "complete" for r in records),
+                **common,
+                root="",
+                page="index",
+                sections=sections,
+                n_records=len(records),
+                n_failed=sum(r.status != "complete" for r in records),
                 n_datasets_run=len({r.dataset.name for r in records}),
                 published_path=_display_path(Path(pub.path)) if pub else "",
-                curve_links={d: [f.key for f in figures if f.dataset == d and not f.budget_study] for d in {f.dataset for f in figures}},
-                budget_links={d: [f.key for f in figures if f.dataset == d and f.budget_study] for d in {f.dataset for f in figures}},
+                curve_links={
+                    d: [f.key for f in figures if f.dataset == d and not f.budget_study]
+                    for d in {f.dataset for f in figures}
+                },
+                budget_links={
+                    d: [f.key for f in figures if f.dataset == d and f.budget_study]
+                    for d in {f.dataset for f in figures}
+                },
                 test_sets=test_sets,
                 page_unconverged=n_unconverged,
             ),
@@ -284,9 +291,19 @@ def build_site(
         _write(
             tmp / "curves.html",
             env.get_template("curves.html").render(
-                **{**common, "with_plots": bool(plotted)}, root="", page="curves", figures=figures, specs=specs, fits=fits,
-                confidence=0.95, static_figures=static_figures, single_tables=single_tables,
-                published_by_figure={f.key: [v for col in CURVE_COLUMNS for v in site_data.published_on(f, col, published_values)] for f in figures},
+                **{**common, "with_plots": bool(plotted)},
+                root="",
+                page="curves",
+                figures=figures,
+                specs=specs,
+                fits=fits,
+                confidence=0.95,
+                static_figures=static_figures,
+                single_tables=single_tables,
+                published_by_figure={
+                    f.key: [v for col in CURVE_COLUMNS for v in site_data.published_on(f, col, published_values)]
+                    for f in figures
+                },
                 budget_figures=[f for f in figures if f.budget_study],
                 budget_protocols=sorted({c.protocol for c in curves if c.budget_study}),
                 page_unconverged=sum(not r.certified for c in curves for r in c.runs),
@@ -298,7 +315,10 @@ def build_site(
         _write(
             tmp / "replication.html",
             env.get_template("replication.html").render(
-                **common, root="", page="replication", rep=rep,
+                **common,
+                root="",
+                page="replication",
+                rep=rep,
                 replication_md=_render_markdown(replication_md) if replication_md else None,
                 ran=site_data.what_we_ran(records),
                 page_unconverged=n_unconverged,
@@ -307,7 +327,11 @@ def build_site(
         _write(
             tmp / "protocols.html",
             env.get_template("protocols.html").render(
-                **common, root="", page="protocols", protocols=protocols, page_unconverged=n_unconverged,
+                **common,
+                root="",
+                page="protocols",
+                protocols=protocols,
+                page_unconverged=n_unconverged,
             ),
         )
         model_infos = site_data.model_infos(records)
@@ -317,7 +341,10 @@ def build_site(
             _write(
                 tmp / "models" / model_pages[info.model],
                 model_template.render(
-                    **common, root="../", page="model", m=info,
+                    **common,
+                    root="../",
+                    page="model",
+                    m=info,
                     page_unconverged=sum(not r.certified for r in info.runs if r.status == "complete"),
                 ),
             )
@@ -327,7 +354,10 @@ def build_site(
         for record in records:
             page_id = run_pages[record.run_id][: -len(".html")]
             raw = stored_by_id[record.run_id]
-            _write(tmp / "records" / f"{page_id}.json", json.dumps(raw.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")) + "\n")
+            _write(
+                tmp / "records" / f"{page_id}.json",
+                json.dumps(raw.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":")) + "\n",
+            )
             _write(
                 tmp / "runs" / run_pages[record.run_id],
                 _render_run(run_template, common, record, anchors, static_figures, stored_names.get(record.run_id)),
@@ -337,7 +367,11 @@ def build_site(
         _write(
             tmp / "cite.html",
             env.get_template("cite.html").render(
-                **common, root="", page="cite", downloads=downloads.files, page_unconverged=0,
+                **common,
+                root="",
+                page="cite",
+                downloads=downloads.files,
+                page_unconverged=0,
                 citation_cff=site_data.citation_text(CHECKOUT_ROOT),
             ),
         )
@@ -349,7 +383,11 @@ def build_site(
 
 
 def _render_run(
-    template, common: dict[str, Any], record: RunRecord, anchors: dict[str, str], static_figures: bool,
+    template,
+    common: dict[str, Any],
+    record: RunRecord,
+    anchors: dict[str, str],
+    static_figures: bool,
     stored_name: str | None = None,
 ) -> str:
     page_id = run_page_name(record.run_id)[: -len(".html")]
@@ -358,8 +396,20 @@ def _render_run(
     n_frames = test.n_frames if test else None
     parity_specs = []
     for i, pair in enumerate(pairs):
-        parity_specs.append((f"p{i}-parity", parity_figure(pair, n_frames), f"{pair.quantity}: predicted vs reference ({pair.display()[2]}); {pair.sample_text(n_frames)}"))
-        parity_specs.append((f"p{i}-hist", error_histogram_figure(pair, n_frames), f"{pair.quantity}: error histogram; {pair.sample_text(n_frames)}"))
+        parity_specs.append(
+            (
+                f"p{i}-parity",
+                parity_figure(pair, n_frames),
+                f"{pair.quantity}: predicted vs reference ({pair.display()[2]}); {pair.sample_text(n_frames)}",
+            )
+        )
+        parity_specs.append(
+            (
+                f"p{i}-hist",
+                error_histogram_figure(pair, n_frames),
+                f"{pair.quantity}: error histogram; {pair.sample_text(n_frames)}",
+            )
+        )
     env_dump = record.environment.model_dump()
     known = {"hostname", "platform", "cpu", "gpu", "device", "threads", "python", "packages", "git_commit", "git_dirty"}
     commit = record.environment.git_commit
@@ -390,14 +440,24 @@ def _render_run(
         provenance_warning=provenance_warning,
         record_href=f"../records/{page_id}.json",
         env=env_dump,
-        env_extra={k: json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v for k, v in env_dump.items() if k not in known},
-        model_config_json=json.dumps(record.model_config_full, indent=2, sort_keys=True, default=str, ensure_ascii=False),
-        protocol_config_json=json.dumps(record.protocol_config, indent=2, sort_keys=True, default=str, ensure_ascii=False),
+        env_extra={
+            k: json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v
+            for k, v in env_dump.items()
+            if k not in known
+        },
+        model_config_json=json.dumps(
+            record.model_config_full, indent=2, sort_keys=True, default=str, ensure_ascii=False
+        ),
+        protocol_config_json=json.dumps(
+            record.protocol_config, indent=2, sort_keys=True, default=str, ensure_ascii=False
+        ),
         page_unconverged=0 if record.certified or record.status != "complete" else 1,
     )
 
 
-def _write_static_figures(site: Path, figures, records: list[RunRecord], run_pages: dict[str, str], published=()) -> None:
+def _write_static_figures(
+    site: Path, figures, records: list[RunRecord], run_pages: dict[str, str], published=()
+) -> None:
     from mlip_bench.leaderboard.static_figures import learning_curve_svg, parity_svg
 
     for fig in figures:

@@ -12,8 +12,8 @@ when both curves have the same seeds, a Welch interval otherwise), which is what
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import stats
@@ -52,9 +52,7 @@ class SlopeFit:
         return math.exp(self.intercept) * n_train**self.slope
 
 
-def fit_learning_curve(
-    n_train: Sequence[float], mae: Sequence[float], confidence: float = 0.95
-) -> SlopeFit:
+def fit_learning_curve(n_train: Sequence[float], mae: Sequence[float], confidence: float = 0.95) -> SlopeFit:
     """Fit the learning-curve exponent from per-run points (one per seed and size).
 
     Raises ``ResultsError`` for non-positive values or fewer than two distinct sizes.
@@ -197,9 +195,7 @@ def _t_half_width(stderr: float, df: float, confidence: float) -> float:
     return float(stats.t.ppf(0.5 + confidence / 2.0, df=df)) * stderr
 
 
-def slope_difference(
-    first: dict[int, float], second: dict[int, float], confidence: float = 0.95
-) -> SlopeDifference:
+def slope_difference(first: dict[int, float], second: dict[int, float], confidence: float = 0.95) -> SlopeDifference:
     """Interval of the difference of two curves' slopes from their per-seed slopes (seed -> b).
 
     Same seeds (at least two) on both sides: paired t-interval on the per-seed differences. Other

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import html
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from mlip_bench.leaderboard.curves import SlopeFit
 from mlip_bench.leaderboard.published import PublishedValue
@@ -136,9 +137,28 @@ _BASE_STYLES: dict[str, tuple[str, str]] = {
     "deepmd": ("#843c39", "cross"),
 }
 _SUFFIX_MARKERS = {"": None, "cpu": None, "periodic": "diamond", "features512": "triangle-down"}
-_FALLBACK_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+_FALLBACK_COLOURS = (
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#8c564b",
+    "#e377c2",
+    "#17becf",
+    "#bcbd22",
+    "#7f7f7f",
+)
 #: plotly marker symbol -> matplotlib marker
-MPL_MARKERS = {"circle": "o", "square": "s", "diamond": "D", "triangle-up": "^", "triangle-down": "v", "cross": "P", "star": "*"}
+MPL_MARKERS = {
+    "circle": "o",
+    "square": "s",
+    "diamond": "D",
+    "triangle-up": "^",
+    "triangle-down": "v",
+    "cross": "P",
+    "star": "*",
+}
 
 
 @dataclass(frozen=True)
@@ -157,7 +177,7 @@ def model_style(model: str) -> ModelStyle:
     for base in sorted(_BASE_STYLES, key=len, reverse=True):
         if name == base or name.startswith(base + "-"):
             colour, marker = _BASE_STYLES[base]
-            suffix = name[len(base) + 1:]
+            suffix = name[len(base) + 1 :]
             if base.startswith("nequip") and suffix in _SUFFIX_MARKERS and _SUFFIX_MARKERS[suffix]:
                 marker = _SUFFIX_MARKERS[suffix]
             return ModelStyle(colour, marker)
@@ -284,7 +304,9 @@ def curve_series(figure: CurveFigure, column_key: str, confidence: float = 0.95)
     return out
 
 
-def panel_ranges(series: list[CurveSeries], published: list[PublishedValue]) -> tuple[tuple[float, float], tuple[float, float]]:
+def panel_ranges(
+    series: list[CurveSeries], published: list[PublishedValue]
+) -> tuple[tuple[float, float], tuple[float, float]]:
     """(x range, y range) covering points, bands, error bars and published values."""
     xs: list[float] = []
     ys: list[float] = []
@@ -329,73 +351,117 @@ def learning_curve_figure(
         curve, colour = s.curve, s.style.colour
         if s.band is not None:
             fit_y, low, high = s.band
-            traces.append({
-                "type": "scatter", "mode": "lines", "x": s.grid, "y": low, "line": {"width": 0, "color": colour},
-                "hoverinfo": "skip", "showlegend": False, "legendgroup": curve.key,
-                "meta": {"curve": curve.key, "points": "band-low"},
-            })
-            traces.append({
-                "type": "scatter", "mode": "lines", "x": s.grid, "y": high, "fill": "tonexty",
-                "fillcolor": _rgba(colour, 0.15), "line": {"width": 0, "color": colour},
-                "name": _safe(f"{curve.label}: {pct} band of the fit"), "showlegend": False, "hoverinfo": "skip",
-                "legendgroup": curve.key, "meta": {"curve": curve.key, "points": "band"},
-            })
-            traces.append({
-                "type": "scatter", "mode": "lines", "x": s.grid, "y": fit_y,
-                "line": {"color": colour, "dash": "dash", "width": 1.5}, "showlegend": False,
-                "name": _safe(f"{curve.label}: fit {s.fit.label() if s.fit else ''}"), "legendgroup": curve.key,
-                "meta": {"curve": curve.key, "points": "fit"},
-                "hovertemplate": "fit at n_train %{x:.0f}: %{y:.3g} " + unit + "<extra></extra>",
-            })
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "x": s.grid,
+                    "y": low,
+                    "line": {"width": 0, "color": colour},
+                    "hoverinfo": "skip",
+                    "showlegend": False,
+                    "legendgroup": curve.key,
+                    "meta": {"curve": curve.key, "points": "band-low"},
+                }
+            )
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "x": s.grid,
+                    "y": high,
+                    "fill": "tonexty",
+                    "fillcolor": _rgba(colour, 0.15),
+                    "line": {"width": 0, "color": colour},
+                    "name": _safe(f"{curve.label}: {pct} band of the fit"),
+                    "showlegend": False,
+                    "hoverinfo": "skip",
+                    "legendgroup": curve.key,
+                    "meta": {"curve": curve.key, "points": "band"},
+                }
+            )
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "x": s.grid,
+                    "y": fit_y,
+                    "line": {"color": colour, "dash": "dash", "width": 1.5},
+                    "showlegend": False,
+                    "name": _safe(f"{curve.label}: fit {s.fit.label() if s.fit else ''}"),
+                    "legendgroup": curve.key,
+                    "meta": {"curve": curve.key, "points": "fit"},
+                    "hovertemplate": "fit at n_train %{x:.0f}: %{y:.3g} " + unit + "<extra></extra>",
+                }
+            )
         if s.certified:
             name = curve.label + (f" — {s.fit.label()}" if s.fit else " — one certified size, no slope")
             seeds = [st.n for st in s.certified.values()]
-            traces.append({
-                "type": "scatter",
-                "mode": "markers",
-                "name": _safe(name),
-                "x": list(s.certified),
-                "y": [st.mean for st in s.certified.values()],
-                "customdata": seeds,
-                "error_y": {"type": "data", "array": _err(s.certified), "visible": True, "color": colour},
-                "marker": {"color": colour, "symbol": s.style.marker, "size": 9},
-                "legendgroup": curve.key,
-                "meta": {"curve": curve.key, "points": "certified", "model": curve.model},
-                "hovertemplate": "n_train %{x}<br>%{y:.3g} " + unit + " (certified, %{customdata} seed(s))<extra>%{fullData.name}</extra>",
-            })
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers",
+                    "name": _safe(name),
+                    "x": list(s.certified),
+                    "y": [st.mean for st in s.certified.values()],
+                    "customdata": seeds,
+                    "error_y": {"type": "data", "array": _err(s.certified), "visible": True, "color": colour},
+                    "marker": {"color": colour, "symbol": s.style.marker, "size": 9},
+                    "legendgroup": curve.key,
+                    "meta": {"curve": curve.key, "points": "certified", "model": curve.model},
+                    "hovertemplate": "n_train %{x}<br>%{y:.3g} "
+                    + unit
+                    + " (certified, %{customdata} seed(s))<extra>%{fullData.name}</extra>",
+                }
+            )
         if s.improving:
             label_points = not figure.budget_study  # a budget-study figure is still improving throughout
-            traces.append({
-                "type": "scatter",
-                "mode": "markers+text" if label_points else "markers",
-                "name": _safe(f"{curve.label} — {STILL_IMPROVING_LABEL} (hollow, not fitted)"),
-                "x": list(s.improving),
-                "y": [st.mean for st in s.improving.values()],
-                "customdata": [st.n for st in s.improving.values()],
-                "error_y": {"type": "data", "array": _err(s.improving), "visible": True, "color": colour},
-                "marker": {"color": colour, "symbol": s.style.marker + "-open", "size": 10, "line": {"width": 2, "color": colour}},
-                "text": [STILL_IMPROVING_LABEL] * len(s.improving),
-                "textposition": "top center",
-                "textfont": {"size": 10, "color": colour},
-                "legendgroup": curve.key,
-                "meta": {"curve": curve.key, "points": STILL_IMPROVING_LABEL, "model": curve.model},
-                "hovertemplate": "n_train %{x}<br>%{y:.3g} " + unit
-                + " (" + STILL_IMPROVING_LABEL + ", %{customdata} seed(s): not certified converged, left out of the fit)"
-                + "<extra>%{fullData.name}</extra>",
-            })
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "markers+text" if label_points else "markers",
+                    "name": _safe(f"{curve.label} — {STILL_IMPROVING_LABEL} (hollow, not fitted)"),
+                    "x": list(s.improving),
+                    "y": [st.mean for st in s.improving.values()],
+                    "customdata": [st.n for st in s.improving.values()],
+                    "error_y": {"type": "data", "array": _err(s.improving), "visible": True, "color": colour},
+                    "marker": {
+                        "color": colour,
+                        "symbol": s.style.marker + "-open",
+                        "size": 10,
+                        "line": {"width": 2, "color": colour},
+                    },
+                    "text": [STILL_IMPROVING_LABEL] * len(s.improving),
+                    "textposition": "top center",
+                    "textfont": {"size": 10, "color": colour},
+                    "legendgroup": curve.key,
+                    "meta": {"curve": curve.key, "points": STILL_IMPROVING_LABEL, "model": curve.model},
+                    "hovertemplate": "n_train %{x}<br>%{y:.3g} "
+                    + unit
+                    + " ("
+                    + STILL_IMPROVING_LABEL
+                    + ", %{customdata} seed(s): not certified converged, left out of the fit)"
+                    + "<extra>%{fullData.name}</extra>",
+                }
+            )
     for v in pubs:
         style = published_style(v)
-        traces.append({
-            "type": "scatter",
-            "mode": "markers",
-            "name": _safe(f"{v.method} (published, n_train {v.n_train}) [{v.evidence}]"),
-            "x": [v.n_train],
-            "y": [v.value],
-            "marker": {"color": style.colour, "symbol": "star", "size": 13, "line": {"width": 1, "color": "#333"}},
-            "meta": {"points": "published", "evidence": v.evidence, "method": v.method},
-            "hovertemplate": _safe(f"{v.method}, published: {v.value:.3g} {column.unit} at n_train {v.n_train} "
-                                   f"[{v.evidence}]; {v.source}") + "<extra></extra>",
-        })
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": _safe(f"{v.method} (published, n_train {v.n_train}) [{v.evidence}]"),
+                "x": [v.n_train],
+                "y": [v.value],
+                "marker": {"color": style.colour, "symbol": "star", "size": 13, "line": {"width": 1, "color": "#333"}},
+                "meta": {"points": "published", "evidence": v.evidence, "method": v.method},
+                "hovertemplate": _safe(
+                    f"{v.method}, published: {v.value:.3g} {column.unit} at n_train {v.n_train} "
+                    f"[{v.evidence}]; {v.source}"
+                )
+                + "<extra></extra>",
+            }
+        )
     (xlo, xhi), (ylo, yhi) = panel_ranges(series, pubs)
     xticks = x_ticks(series, pubs)
     yticks = nice_ticks(ylo, yhi)
@@ -406,12 +472,21 @@ def learning_curve_figure(
     layout.update(
         {
             "title": {"text": _safe(title), "font": {"size": 14}},
-            "xaxis": {"type": "log", "title": {"text": "training configurations n_train"},
-                      "range": [math.log10(xlo), math.log10(xhi)],
-                      "tickvals": xticks, "ticktext": [tick_text(v) for v in xticks], "tickangle": 0},
-            "yaxis": {"type": "log", "title": {"text": _safe(column.header)},
-                      "range": [math.log10(ylo), math.log10(yhi)],
-                      "tickvals": yticks, "ticktext": [tick_text(v) for v in yticks]},
+            "xaxis": {
+                "type": "log",
+                "title": {"text": "training configurations n_train"},
+                "range": [math.log10(xlo), math.log10(xhi)],
+                "tickvals": xticks,
+                "ticktext": [tick_text(v) for v in xticks],
+                "tickangle": 0,
+            },
+            "yaxis": {
+                "type": "log",
+                "title": {"text": _safe(column.header)},
+                "range": [math.log10(ylo), math.log10(yhi)],
+                "tickvals": yticks,
+                "ticktext": [tick_text(v) for v in yticks],
+            },
             "height": 460,
             "showlegend": True,
             "legend": {"orientation": "h", "y": -0.22, "x": 0, "font": {"size": 11}},
@@ -422,7 +497,7 @@ def learning_curve_figure(
 
 
 def _rgba(colour: str, alpha: float) -> str:
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
 
 
@@ -445,7 +520,10 @@ def parity_figure(pair: ParityPair, n_frames: int | None = None) -> dict[str, An
     layout = dict(_BASE_LAYOUT)
     layout.update(
         {
-            "title": {"text": _safe(f"{pair.quantity}: predicted vs reference ({pair.sample_text(n_frames)})"), "font": {"size": 13}},
+            "title": {
+                "text": _safe(f"{pair.quantity}: predicted vs reference ({pair.sample_text(n_frames)})"),
+                "font": {"size": 13},
+            },
             "xaxis": {"title": {"text": f"reference ({unit})"}},
             "yaxis": {"title": {"text": f"predicted ({unit})"}, "scaleanchor": "x"},
             "height": 400,
@@ -454,11 +532,23 @@ def parity_figure(pair: ParityPair, n_frames: int | None = None) -> dict[str, An
     )
     return {
         "data": [
-            {"type": "scatter", "mode": "lines", "x": [lo, hi], "y": [lo, hi], "name": "y = x",
-             "line": {"color": "#999", "dash": "dash"}, "hoverinfo": "skip"},
-            {"type": "scattergl" if len(ref) > 2000 else "scatter", "mode": "markers",
-             "x": ref, "y": pred, "name": _safe(pair.quantity),
-             "marker": {"size": 4, "opacity": 0.6}},
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": [lo, hi],
+                "y": [lo, hi],
+                "name": "y = x",
+                "line": {"color": "#999", "dash": "dash"},
+                "hoverinfo": "skip",
+            },
+            {
+                "type": "scattergl" if len(ref) > 2000 else "scatter",
+                "mode": "markers",
+                "x": ref,
+                "y": pred,
+                "name": _safe(pair.quantity),
+                "marker": {"size": 4, "opacity": 0.6},
+            },
         ],
         "layout": layout,
     }
@@ -471,7 +561,10 @@ def error_histogram_figure(pair: ParityPair, n_frames: int | None = None) -> dic
     layout = dict(_BASE_LAYOUT)
     layout.update(
         {
-            "title": {"text": _safe(f"{pair.quantity}: error distribution ({pair.sample_text(n_frames)})"), "font": {"size": 13}},
+            "title": {
+                "text": _safe(f"{pair.quantity}: error distribution ({pair.sample_text(n_frames)})"),
+                "font": {"size": 13},
+            },
             "xaxis": {"title": {"text": f"predicted − reference ({_safe(unit)})"}},
             "yaxis": {"title": {"text": "count"}},
             "height": 400,

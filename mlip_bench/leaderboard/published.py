@@ -10,10 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from mlip_bench.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: evidence tags of ../shared/paper/FACTS.md
 EvidenceTag = Literal["CFG", "CODE", "ISSUE", "THREAD", "PWC", "MEM-H", "MEM-M", "MEM-L"]

@@ -17,8 +17,8 @@ Learning-curve claims have no numeric target. They are judged on certified point
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from mlip_bench.leaderboard.curves import (
     EQUIVALENCE_MARGIN,
@@ -64,8 +64,7 @@ CLAIM_RULES: dict[str, str] = {
         f"'same slope' it crosses ±{EQUIVALENCE_MARGIN:.2f}), or fewer than two certified sizes in common"
     ),
     PROVISIONAL: (
-        "a compared curve has certified slopes for one seed only: the point estimate is shown, no "
-        "interval, no verdict"
+        "a compared curve has certified slopes for one seed only: the point estimate is shown, no interval, no verdict"
     ),
     NOT_COMPARABLE: (
         "the compared curves were run at another budget than converged training: every point is still "
@@ -128,7 +127,9 @@ def _candidate(record: RunRecord, value: PublishedValue) -> bool:
     )
 
 
-def _differences(key: tuple[str, int, str, int | None], runs: list[RunRecord], value: PublishedValue) -> tuple[list[str], list[str]]:
+def _differences(
+    key: tuple[str, int, str, int | None], runs: list[RunRecord], value: PublishedValue
+) -> tuple[list[str], list[str]]:
     """(budget/model differences that make it not comparable, n_train difference) of one group."""
     _, n, protocol, l_max = key
     model: list[str] = []
@@ -230,7 +231,9 @@ class ClaimCheck:
     notes: list[str] = field(default_factory=list)
 
 
-def compare_curves(first: Curve, second: Curve, metric: str, confidence: float = CONFIDENCE) -> tuple[list[int], SlopeDifference | None]:
+def compare_curves(
+    first: Curve, second: Curve, metric: str, confidence: float = CONFIDENCE
+) -> tuple[list[int], SlopeDifference | None]:
     """Seed-level Δb = b(first) − b(second) over the sizes where both have certified points.
 
     When both curves have slopes for the same seeds, each seed's two slopes are fitted over the
@@ -318,9 +321,7 @@ def _check_figure(claim: Claim, fig: CurveFigure) -> ClaimCheck:
     notes: list[str] = []
     left_out = first_out + second_out
     if left_out:
-        notes.append(
-            "left out (fewer than two certified sizes): " + ", ".join(sorted(c.label for c in left_out))
-        )
+        notes.append("left out (fewer than two certified sizes): " + ", ".join(sorted(c.label for c in left_out)))
 
     comparisons: list[SlopeComparison] = []
     if claim.kind == "steeper":
@@ -357,8 +358,12 @@ def _check_figure(claim: Claim, fig: CurveFigure) -> ClaimCheck:
 def _budget_only(claim: Claim, figs: list[CurveFigure]) -> tuple[list[Curve], str]:
     """The budget-study curves a claim would compare, and the note naming them."""
     matched = [
-        c for f in figs if f.budget_study for c in f.curves
-        if claim.steeper.matches(c.family, c.l_max) or (claim.than is not None and claim.than.matches(c.family, c.l_max))
+        c
+        for f in figs
+        if f.budget_study
+        for c in f.curves
+        if claim.steeper.matches(c.family, c.l_max)
+        or (claim.than is not None and claim.than.matches(c.family, c.l_max))
     ]
     if not matched:
         return [], ""
@@ -393,8 +398,15 @@ def check_claim(claim: Claim, figures: list[CurveFigure]) -> list[ClaimCheck]:
                 out.append(check)
             continue
         if not budget_curves:
-            out.append(ClaimCheck(claim, dataset, NOT_RUN, "no learning curves on this dataset",
-                                  notes=["no learning curves on this dataset"]))
+            out.append(
+                ClaimCheck(
+                    claim,
+                    dataset,
+                    NOT_RUN,
+                    "no learning curves on this dataset",
+                    notes=["no learning curves on this dataset"],
+                )
+            )
             continue
         first_budget = next(f for f in figs if f.budget_study)
         note = "only " + budget_note

@@ -13,21 +13,20 @@ import io
 import json
 import re
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from mlip_bench.leaderboard.plots import published_for
 from mlip_bench.leaderboard.published import PublishedValue
 from mlip_bench.leaderboard.tables import (
     CERTIFIED,
-    COLUMNS_BY_KEY,
     EVAL_SET,
-    Curve,
+    RULE_WORDS,
     CurveFigure,
     DatasetSection,
     HardwareCost,
-    RULE_WORDS,
     Stat,
     TableRow,
     hardware_costs,
@@ -97,7 +96,7 @@ def _num(value: float | None, digits: int = 6) -> float | None:
 
 
 def cost_text(costs: list[HardwareCost]) -> str:
-    """"GPU NVIDIA H200 (cuda): 0.021 s/step, 63 s (2 runs); CPU ...: ..." (never a mixed mean)."""
+    """ "GPU NVIDIA H200 (cuda): 0.021 s/step, 63 s (2 runs); CPU ...: ..." (never a mixed mean)."""
     parts = []
     for c in costs:
         bits = []
@@ -105,7 +104,9 @@ def cost_text(costs: list[HardwareCost]) -> str:
             bits.append(f"{c.seconds_per_step.mean:.3g} s/step")
         if c.train_seconds:
             bits.append(f"{c.train_seconds.mean:.3g} s wall")
-        parts.append(f"{c.kind} {c.hardware}: {', '.join(bits) or 'no timings'} ({c.n_runs} run{'s' if c.n_runs != 1 else ''})")
+        parts.append(
+            f"{c.kind} {c.hardware}: {', '.join(bits) or 'no timings'} ({c.n_runs} run{'s' if c.n_runs != 1 else ''})"
+        )
     return "; ".join(parts)
 
 
@@ -128,50 +129,120 @@ def leaderboard_table(
     out = []
     for r in rows:
         line: list[Any] = [
-            r.dataset, "ours" if r.kind == "reproduced" else "published", r.model, r.l_max, r.n_train, r.protocol,
-            r.protocol_text, r.convergence or ("as published" if r.kind == "published" else ""),
+            r.dataset,
+            "ours" if r.kind == "reproduced" else "published",
+            r.model,
+            r.l_max,
+            r.n_train,
+            r.protocol,
+            r.protocol_text,
+            r.convergence or ("as published" if r.kind == "published" else ""),
         ]
         for c in columns:
             st = r.values.get(c.key)
-            line += [_num(st.mean) if st else None, _num(st.std) if st and st.std is not None else None, r.evidence.get(c.key, "")]
+            line += [
+                _num(st.mean) if st else None,
+                _num(st.std) if st and st.std is not None else None,
+                r.evidence.get(c.key, ""),
+            ]
         line += [
-            len(r.seeds) if r.kind == "reproduced" else None, " ".join(str(s) for s in r.seeds),
-            r.n_parameters, cost_text(r.costs), " ".join(run.run_id for run in r.runs), r.date, r.source,
+            len(r.seeds) if r.kind == "reproduced" else None,
+            " ".join(str(s) for s in r.seeds),
+            r.n_parameters,
+            cost_text(r.costs),
+            " ".join(run.run_id for run in r.runs),
+            r.date,
+            r.source,
         ]
         out.append(line)
     return header, out
 
 
 def slopes_table(figures: list[CurveFigure], fits: dict[str, dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    header = ["dataset", "figure", "budget_study", "model", "l_max", "protocol", "seeds", "n_train",
-              "force_slope", "force_ci_low", "force_ci_high", "energy_slope", "energy_ci_low", "energy_ci_high",
-              "certified_runs", "runs"]
+    header = [
+        "dataset",
+        "figure",
+        "budget_study",
+        "model",
+        "l_max",
+        "protocol",
+        "seeds",
+        "n_train",
+        "force_slope",
+        "force_ci_low",
+        "force_ci_high",
+        "energy_slope",
+        "energy_ci_low",
+        "energy_ci_high",
+        "certified_runs",
+        "runs",
+    ]
     rows = []
     for f in figures:
         for c in f.curves:
-            line: list[Any] = [f.dataset, f.key, f.budget_study, c.model, c.l_max, c.protocol,
-                               " ".join(map(str, c.seeds)), " ".join(map(str, c.n_trains))]
+            line: list[Any] = [
+                f.dataset,
+                f.key,
+                f.budget_study,
+                c.model,
+                c.l_max,
+                c.protocol,
+                " ".join(map(str, c.seeds)),
+                " ".join(map(str, c.n_trains)),
+            ]
             for col in ("force_mae", "energy_mae"):
                 fit = fits.get(c.key, {}).get(col)
-                line += [_num(fit.slope) if fit else None, _num(fit.ci_low) if fit else None, _num(fit.ci_high) if fit else None]
+                line += [
+                    _num(fit.slope) if fit else None,
+                    _num(fit.ci_low) if fit else None,
+                    _num(fit.ci_high) if fit else None,
+                ]
             line += [c.n_certified, len(c.runs)]
             rows.append(line)
     return header, rows
 
 
 def numbers_table(rep) -> tuple[list[str], list[list[Any]]]:
-    header = ["dataset", "method", "n_train", "metric", "published", "unit", "evidence", "ours_mean", "ours_std",
-              "ours_seeds", "relative_difference", "setting", "status", "source", "run_ids"]
+    header = [
+        "dataset",
+        "method",
+        "n_train",
+        "metric",
+        "published",
+        "unit",
+        "evidence",
+        "ours_mean",
+        "ours_std",
+        "ours_seeds",
+        "relative_difference",
+        "setting",
+        "status",
+        "source",
+        "run_ids",
+    ]
     rows = []
     for n in rep.numbers:
         v = n.value
         m = n.measured
-        rows.append([
-            v.dataset, v.method, v.n_train, v.metric, _num(v.value), v.unit, v.evidence,
-            _num(m.mean) if m else None, _num(m.std) if m and m.std is not None else None, m.n if m else None,
-            _num(n.relative_difference) if n.relative_difference is not None else None,
-            n.setting, n.status, f"{v.source}; {v.table}", " ".join(r.run_id for r in n.runs),
-        ])
+        rows.append(
+            [
+                v.dataset,
+                v.method,
+                v.n_train,
+                v.metric,
+                _num(v.value),
+                v.unit,
+                v.evidence,
+                _num(m.mean) if m else None,
+                _num(m.std) if m and m.std is not None else None,
+                m.n if m else None,
+                _num(n.relative_difference) if n.relative_difference is not None else None,
+                n.setting,
+                n.status,
+                f"{v.source}; {v.table}",
+                " ".join(r.run_id for r in n.runs),
+            ]
+        )
     return header, rows
 
 
@@ -179,10 +250,18 @@ def claims_table(rep) -> tuple[list[str], list[list[Any]]]:
     header = ["claim", "text", "evidence", "dataset", "status", "comparisons", "still_improving", "notes"]
     rows = []
     for c in rep.claims:
-        rows.append([
-            c.claim.id, c.claim.text, c.claim.evidence, c.dataset, c.status,
-            " | ".join(cmp.describe() for cmp in c.comparisons), " | ".join(c.still_improving), " | ".join(c.notes),
-        ])
+        rows.append(
+            [
+                c.claim.id,
+                c.claim.text,
+                c.claim.evidence,
+                c.dataset,
+                c.status,
+                " | ".join(cmp.describe() for cmp in c.comparisons),
+                " | ".join(c.still_improving),
+                " | ".join(c.notes),
+            ]
+        )
     return header, rows
 
 
@@ -321,7 +400,10 @@ def protocol_summaries(records: Iterable[RunRecord]) -> list[ProtocolSummary]:
     certified_protocols = {r.protocol for r in complete if r.certified}
     out = []
     for name, runs in sorted(by_protocol.items()):
-        config = next((r.protocol_config for r in runs if r.protocol_config), {})
+        # the newest record's budget: a preset's cap may have been raised since its first runs
+        # (runs its old cap ended then train on; runs a plateau rule ended are the same under either)
+        configured = [r for r in runs if r.protocol_config]
+        config = max(configured, key=lambda r: str(r.created)).protocol_config if configured else {}
         rules: dict[str, int] = {}
         for r in runs:
             rule = r.convergence.rule if r.convergence else "no certificate (records predate them)"
@@ -336,16 +418,30 @@ def protocol_summaries(records: Iterable[RunRecord]) -> list[ProtocolSummary]:
             steps_cfg = (rs[0].protocol_config or {}).get("steps_by_n_train") or {}
             budget = steps_cfg.get(str(n)) or steps_cfg.get(n) or (rs[0].protocol_config or {}).get("max_steps")
             k = sum(r.certified for r in rs)
-            rows.append(ProtocolRow(
-                dataset, model, n, len(rs), _range([t.steps for t in timed]), _range([t.epochs for t in timed]),
-                f"{int(budget):,}" if budget else "—",
-                CERTIFIED if k == len(rs) else "still improving" if k == 0 else f"{k} of {len(rs)} {CERTIFIED}",
-            ))
-        out.append(ProtocolSummary(
-            name=name, description=str(config.get("description", "")), budget=_budget_text(config),
-            n_runs=len(runs), n_certified=sum(r.certified for r in runs), rules=rules, rows=rows,
-            budget_study=name not in certified_protocols,
-        ))
+            rows.append(
+                ProtocolRow(
+                    dataset,
+                    model,
+                    n,
+                    len(rs),
+                    _range([t.steps for t in timed]),
+                    _range([t.epochs for t in timed]),
+                    f"{int(budget):,}" if budget else "—",
+                    CERTIFIED if k == len(rs) else "still improving" if k == 0 else f"{k} of {len(rs)} {CERTIFIED}",
+                )
+            )
+        out.append(
+            ProtocolSummary(
+                name=name,
+                description=str(config.get("description", "")),
+                budget=_budget_text(config),
+                n_runs=len(runs),
+                n_certified=sum(r.certified for r in runs),
+                rules=rules,
+                rows=rows,
+                budget_study=name not in certified_protocols,
+            )
+        )
     return out
 
 
@@ -370,8 +466,15 @@ def what_we_ran(records: Iterable[RunRecord]) -> list[RanLine]:
         if r.status == "complete":
             groups.setdefault((r.dataset.name, r.protocol), []).append(r)
     return [
-        RanLine(d, p, sorted({r.model for r in rs}), sorted({r.n_train for r in rs}), sorted({r.seed for r in rs}),
-                len(rs), sum(r.certified for r in rs))
+        RanLine(
+            d,
+            p,
+            sorted({r.model for r in rs}),
+            sorted({r.n_train for r in rs}),
+            sorted({r.seed for r in rs}),
+            len(rs),
+            sum(r.certified for r in rs),
+        )
         for (d, p), rs in sorted(groups.items())
     ]
 
@@ -481,11 +584,13 @@ def model_infos(records: Iterable[RunRecord]) -> list[ModelInfo]:
         params = []
         for dataset in sorted({r.dataset.name for r in runs}):
             rs = [r for r in runs if r.dataset.name == dataset]
-            params.append(DatasetParams(
-                dataset,
-                sorted({r.n_parameters for r in rs if r.n_parameters}),
-                sorted({r.n_parameters_effective for r in rs if r.n_parameters_effective}),
-            ))
+            params.append(
+                DatasetParams(
+                    dataset,
+                    sorted({r.n_parameters for r in rs if r.n_parameters}),
+                    sorted({r.n_parameters_effective for r in rs if r.n_parameters_effective}),
+                )
+            )
         costs = []
         groups: dict[tuple[str, str, int], list[RunRecord]] = {}
         for r in runs:
@@ -498,30 +603,65 @@ def model_infos(records: Iterable[RunRecord]) -> list[ModelInfo]:
         hyper = config.get("hyperparameters") if isinstance(config.get("hyperparameters"), dict) else {}
         if "r_max" in config:
             hyper = {"r_max": config["r_max"], **hyper}
-        out.append(ModelInfo(
-            model=model, family=family, l_max=first.l_max, architecture=arch,
-            description=str(config.get("description", "")), hyperparameters=hyper, config_path=path,
-            config_text=text or json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False, default=str),
-            paper=paper, paper_url=url, params=params, costs=costs, runs=runs,
-            datasets=sorted({r.dataset.name for r in runs}),
-        ))
+        out.append(
+            ModelInfo(
+                model=model,
+                family=family,
+                l_max=first.l_max,
+                architecture=arch,
+                description=str(config.get("description", "")),
+                hyperparameters=hyper,
+                config_path=path,
+                config_text=text or json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False, default=str),
+                paper=paper,
+                paper_url=url,
+                params=params,
+                costs=costs,
+                runs=runs,
+                datasets=sorted({r.dataset.name for r in runs}),
+            )
+        )
     return out
 
 
 def models_table(infos: list[ModelInfo]) -> tuple[list[str], list[list[Any]]]:
-    header = ["model", "family", "l_max", "dataset", "protocol", "n_train", "hardware_kind", "hardware", "runs",
-              "seconds_per_step_mean", "train_seconds_mean", "n_parameters", "n_parameters_effective"]
+    header = [
+        "model",
+        "family",
+        "l_max",
+        "dataset",
+        "protocol",
+        "n_train",
+        "hardware_kind",
+        "hardware",
+        "runs",
+        "seconds_per_step_mean",
+        "train_seconds_mean",
+        "n_parameters",
+        "n_parameters_effective",
+    ]
     rows = []
     for m in infos:
         params = {p.dataset: p for p in m.params}
         for c in m.costs:
             p = params.get(c.dataset)
-            rows.append([
-                m.model, m.family, m.l_max, c.dataset, c.protocol, c.n_train, c.cost.kind, c.cost.hardware,
-                c.cost.n_runs, _num(c.cost.seconds_per_step.mean) if c.cost.seconds_per_step else None,
-                _num(c.cost.train_seconds.mean) if c.cost.train_seconds else None,
-                " ".join(map(str, p.n_parameters)) if p else "", " ".join(map(str, p.n_parameters_effective)) if p else "",
-            ])
+            rows.append(
+                [
+                    m.model,
+                    m.family,
+                    m.l_max,
+                    c.dataset,
+                    c.protocol,
+                    c.n_train,
+                    c.cost.kind,
+                    c.cost.hardware,
+                    c.cost.n_runs,
+                    _num(c.cost.seconds_per_step.mean) if c.cost.seconds_per_step else None,
+                    _num(c.cost.train_seconds.mean) if c.cost.train_seconds else None,
+                    " ".join(map(str, p.n_parameters)) if p else "",
+                    " ".join(map(str, p.n_parameters_effective)) if p else "",
+                ]
+            )
     return header, rows
 
 

@@ -7,7 +7,7 @@ matplotlib escapes it for XML, so names from run records cannot inject markup.
 from __future__ import annotations
 
 import io
-from typing import Iterable
+from collections.abc import Iterable
 
 from mlip_bench.leaderboard.plots import (
     STILL_IMPROVING_LABEL,
@@ -16,10 +16,10 @@ from mlip_bench.leaderboard.plots import (
     nice_ticks,
     panel_ranges,
     plotted_published,
-    x_ticks,
     published_for,
     published_style,
     tick_text,
+    x_ticks,
 )
 from mlip_bench.leaderboard.published import PublishedValue
 from mlip_bench.leaderboard.tables import COLUMNS_BY_KEY, CurveFigure
@@ -70,8 +70,16 @@ def learning_curve_svg(
             colour, marker = s.style.colour, s.style.mpl_marker
             if s.band is not None:
                 fit_y, low, high = s.band
-                ax.fill_between(s.grid, low, high, color=colour, alpha=0.15, linewidth=0,
-                                label=f"{s.curve.label}: {confidence * 100:.0f} % band", gid=f"band-{s.curve.key}")
+                ax.fill_between(
+                    s.grid,
+                    low,
+                    high,
+                    color=colour,
+                    alpha=0.15,
+                    linewidth=0,
+                    label=f"{s.curve.label}: {confidence * 100:.0f} % band",
+                    gid=f"band-{s.curve.key}",
+                )
                 ax.plot(s.grid, fit_y, color=colour, linestyle="--", linewidth=1.2, gid=f"fit-{s.curve.key}")
             for stats_, hollow in ((s.certified, False), (s.improving, True)):
                 if not stats_:
@@ -82,18 +90,43 @@ def learning_curve_svg(
                     label = f"{s.curve.label}: {STILL_IMPROVING_LABEL} (hollow, not fitted)"
                 else:
                     label = s.curve.label + (f" ({s.fit.label()})" if s.fit else "")
-                ax.errorbar(xs, ys, yerr=errs, marker=marker, color=colour, linestyle="none", capsize=3,
-                            markersize=6, markerfacecolor="none" if hollow else colour, markeredgecolor=colour,
-                            label=label)
+                ax.errorbar(
+                    xs,
+                    ys,
+                    yerr=errs,
+                    marker=marker,
+                    color=colour,
+                    linestyle="none",
+                    capsize=3,
+                    markersize=6,
+                    markerfacecolor="none" if hollow else colour,
+                    markeredgecolor=colour,
+                    label=label,
+                )
                 if hollow and not figure.budget_study:
                     for x, y in zip(xs, ys):
-                        ax.annotate(STILL_IMPROVING_LABEL, (x, y), textcoords="offset points", xytext=(0, 7),
-                                    ha="center", fontsize=6, color=colour)
+                        ax.annotate(
+                            STILL_IMPROVING_LABEL,
+                            (x, y),
+                            textcoords="offset points",
+                            xytext=(0, 7),
+                            ha="center",
+                            fontsize=6,
+                            color=colour,
+                        )
         for v in pubs:
             style = published_style(v)
-            ax.plot([v.n_train], [v.value], marker="*", markersize=12, color=style.colour, markeredgecolor="#333",
-                    linestyle="none", label=f"{v.method} (published, n_train {v.n_train}) [{v.evidence}]",
-                    gid=f"published-{v.id}")
+            ax.plot(
+                [v.n_train],
+                [v.value],
+                marker="*",
+                markersize=12,
+                color=style.colour,
+                markeredgecolor="#333",
+                linestyle="none",
+                label=f"{v.method} (published, n_train {v.n_train}) [{v.evidence}]",
+                gid=f"published-{v.id}",
+            )
         ax.set_xscale("log")
         ax.set_yscale("log")
         (xlo, xhi), (ylo, yhi) = panel_ranges(series, pubs)
@@ -103,7 +136,9 @@ def learning_curve_svg(
         _fixed_log_ticks(ax.yaxis, nice_ticks(ylo, yhi))
         ax.set_xlabel("training configurations n_train")
         ax.set_ylabel(column.header)
-        title = f"{column.label} vs n_train, {figure.dataset}" + (" (budget study: still improving)" if figure.budget_study else "")
+        title = f"{column.label} vs n_train, {figure.dataset}" + (
+            " (budget study: still improving)" if figure.budget_study else ""
+        )
         ax.set_title(title)
         ax.grid(True, which="major", alpha=0.3)
         handles, labels = ax.get_legend_handles_labels()
@@ -126,7 +161,9 @@ def parity_svg(pairs: list[ParityPair], n_frames: int | None = None) -> str:
         for i, pair in enumerate(pairs):
             ax = axes[0][i]
             ref, pred, unit = pair.display()
-            ax.scatter(ref, pred, s=4, alpha=0.6, rasterized=True)  # thousands of points: one bitmap, not one SVG node each
+            ax.scatter(
+                ref, pred, s=4, alpha=0.6, rasterized=True
+            )  # thousands of points: one bitmap, not one SVG node each
             if ref:
                 lo, hi = min(ref + pred), max(ref + pred)
                 ax.plot([lo, hi], [lo, hi], color="0.6", linestyle="--", linewidth=1)

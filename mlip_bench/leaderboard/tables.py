@@ -20,8 +20,8 @@ from __future__ import annotations
 import hashlib
 import math
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from mlip_bench.leaderboard.curves import SlopeFit, fit_band, fit_learning_curve, seed_slope
 from mlip_bench.leaderboard.published import PublishedValue
@@ -36,7 +36,10 @@ STILL_IMPROVING = "still improving"
 #: DeePMD-kit's example water (imported from ../shared/data/water_deepmd), not the paper's liquid
 #: water (Cheng et al.), so the paper's water rows and claims must never point at it
 DISPLAY_RENAMES: dict[str, tuple[str, str]] = {
-    "water": ("water-deepmd", "DeePMD-kit's example water set (imported), not the paper's liquid water of Cheng et al."),
+    "water": (
+        "water-deepmd",
+        "DeePMD-kit's example water set (imported), not the paper's liquid water of Cheng et al.",
+    ),
 }
 
 
@@ -63,7 +66,7 @@ def with_display_names(records: Iterable[RunRecord]) -> tuple[list[RunRecord], d
 
 
 def convergence_label(record: RunRecord) -> str:
-    """"certified" for a run certified converged, "still improving" for any other run."""
+    """ "certified" for a run certified converged, "still improving" for any other run."""
     return CERTIFIED if record.certified else STILL_IMPROVING
 
 
@@ -79,7 +82,7 @@ def convergence_detail(record: RunRecord) -> str:
 
 
 def convergence_summary(runs: Iterable[RunRecord]) -> str:
-    """"certified", "still improving" or "k of m certified" for a group of runs."""
+    """ "certified", "still improving" or "k of m certified" for a group of runs."""
     runs = list(runs)
     k = sum(r.certified for r in runs)
     if k == len(runs):
@@ -385,8 +388,11 @@ def group_figures(curves: Iterable[Curve]) -> list[CurveFigure]:
                 break
         else:
             index = sum(
-                1 for f in figures
-                if f.dataset == curve.dataset and f.split_name == curve.split_name and f.budget_study == curve.budget_study
+                1
+                for f in figures
+                if f.dataset == curve.dataset
+                and f.split_name == curve.split_name
+                and f.budget_study == curve.budget_study
             )
             figures.append(CurveFigure(curve.dataset, curve.split_name, [curve], index, curve.budget_study))
     return figures
@@ -430,7 +436,7 @@ class TableRow:
 
 
 def hardware_kind(record: RunRecord) -> str:
-    """"GPU" or "CPU": training costs are never averaged across the two."""
+    """ "GPU" or "CPU": training costs are never averaged across the two."""
     env = record.environment
     return "GPU" if (env.device != "cpu" and env.gpu) else "CPU"
 
@@ -482,7 +488,9 @@ def protocol_words(runs: Iterable[RunRecord]) -> str:
     timed = [r.timings for r in runs if r.timings is not None]
     parts = []
     if timed:
-        parts.append(f"{_range_text([t.steps for t in timed])} optimiser steps ({_range_text([t.epochs for t in timed])} epochs)")
+        parts.append(
+            f"{_range_text([t.steps for t in timed])} optimiser steps ({_range_text([t.epochs for t in timed])} epochs)"
+        )
     rules = sorted({r.convergence.rule for r in runs if r.convergence is not None})
     k = sum(r.certified for r in runs)
     if k == len(runs):
@@ -655,9 +663,7 @@ class DatasetSection:
         return "ds-" + "".join(ch if ch.isalnum() else "-" for ch in self.dataset)
 
 
-def dataset_sections(
-    records: list[RunRecord], published: Iterable[PublishedValue] = ()
-) -> list[DatasetSection]:
+def dataset_sections(records: list[RunRecord], published: Iterable[PublishedValue] = ()) -> list[DatasetSection]:
     """One section per dataset: our datasets first (sorted), then published-only ones in file order.
 
     Rows of budget-study protocols go to ``budget_rows``; the best-value marks come from the

@@ -42,7 +42,7 @@ def distance_histogram(frames: np.ndarray, r_max: float = HR_R_MAX_A, bin_width:
     edges = np.arange(0.0, r_max + 0.5 * bin_width, bin_width)
     counts = np.zeros(len(edges) - 1)
     for chunk in range(0, len(frames), 256):
-        block = frames[chunk:chunk + 256]
+        block = frames[chunk : chunk + 256]
         d = np.linalg.norm(block[:, iu[0], :] - block[:, iu[1], :], axis=-1).ravel()
         counts += np.histogram(d[np.isfinite(d)], bins=edges)[0]
     return counts / (len(frames) * len(iu[0]) * bin_width)
@@ -74,8 +74,12 @@ def pair_label(pair: tuple[int, int]) -> str:
 
 
 def rdfs(
-    frames: np.ndarray, numbers: np.ndarray, cells: np.ndarray, pbc: np.ndarray,
-    r_max: float, bin_width: float = RDF_BIN_A,
+    frames: np.ndarray,
+    numbers: np.ndarray,
+    cells: np.ndarray,
+    pbc: np.ndarray,
+    r_max: float,
+    bin_width: float = RDF_BIN_A,
 ) -> dict[str, np.ndarray]:
     """``g_ab(r)`` per species pair (label ``"Li-S"``) of frames (F, N, 3); ``cells`` is one
     (3, 3) cell or one per frame (F, 3, 3)."""

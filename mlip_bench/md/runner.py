@@ -23,9 +23,10 @@ import hashlib
 import json
 import pickle
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -258,8 +259,14 @@ def _make_dynamics(atoms, settings: MDSettingsInput, rng):
     if settings.ensemble == "nvt":
         from ase.md.langevin import Langevin
 
-        return Langevin(atoms, timestep=dt, temperature_K=settings.temperature_k,
-                        friction=settings.friction_per_fs / units.fs, fixcm=False, rng=rng)
+        return Langevin(
+            atoms,
+            timestep=dt,
+            temperature_K=settings.temperature_k,
+            friction=settings.friction_per_fs / units.fs,
+            fixcm=False,
+            rng=rng,
+        )
     from ase.md.verlet import VelocityVerlet
 
     return VelocityVerlet(atoms, timestep=dt)
@@ -419,8 +426,12 @@ def compute_observables(
     periodic = bool(np.any(start.pbc))
     kind = "periodic" if periodic else "molecule"
     samples = [np.asarray(s) for st in states for s in st.samples]
-    result = Observables(kind=kind, n_md_samples=len(samples), reference_source=reference.source,
-                         n_reference_frames=0 if reference.positions is None else len(reference.positions))
+    result = Observables(
+        kind=kind,
+        n_md_samples=len(samples),
+        reference_source=reference.source,
+        n_reference_frames=0 if reference.positions is None else len(reference.positions),
+    )
     plots: dict[str, Any] = {}
     if not samples:
         result.not_available["all"] = "no MD samples (every replica failed before its first sample)"
@@ -450,7 +461,9 @@ def compute_observables(
     r_max = obs.rdf_r_max(cell)
     centers = obs.bin_centers(r_max, obs.RDF_BIN_A)
     g_md = obs.rdfs(md, numbers, cell, pbc, r_max)
-    g_ref = obs.rdfs(reference.positions, numbers, reference.cells, pbc, r_max) if reference.positions is not None else {}
+    g_ref = (
+        obs.rdfs(reference.positions, numbers, reference.cells, pbc, r_max) if reference.positions is not None else {}
+    )
     for label, g in g_md.items():
         curve = Curve(r_a=_sig(centers, 4), md=_sig(g))
         if label in g_ref:
@@ -566,7 +579,7 @@ def write_figures(plots: dict[str, Any], out: Path, md_id: str, title: str) -> l
             ax.plot(r, g_md[label], color="tab:red", lw=1.0, label="MD")
             ax.set_title(label, fontsize=8)
             ax.set_xlabel("r (Å)", fontsize=7)
-        for ax in axes.ravel()[len(labels):]:
+        for ax in axes.ravel()[len(labels) :]:
             ax.axis("off")
         axes.ravel()[0].legend(fontsize=7)
         fig.suptitle(title, fontsize=8)
@@ -591,8 +604,11 @@ def write_figures(plots: dict[str, Any], out: Path, md_id: str, title: str) -> l
 
 
 def md_id_for(run_id: str, settings: MDSettingsInput, tag: str = "") -> str:
-    parts = [run_id, f"md-{settings.ensemble}-{settings.temperature_k:g}K-{settings.timestep_fs:g}fs-"
-             f"{settings.steps}steps-r{settings.replicas}-s{settings.seed}"]
+    parts = [
+        run_id,
+        f"md-{settings.ensemble}-{settings.temperature_k:g}K-{settings.timestep_fs:g}fs-"
+        f"{settings.steps}steps-r{settings.replicas}-s{settings.seed}",
+    ]
     if tag:
         parts.append(tag)
     return "__".join(parts)
@@ -704,8 +720,12 @@ def run_md(
             try:
                 atoms_start = read(str(structure))
             except Exception as err:  # noqa: BLE001
-                raise ConfigError(f"--structure {structure}: cannot be read by ase ({type(err).__name__}: {err})") from None
-            check_species(model_species, atoms_start.get_atomic_numbers(), f"--structure {structure}", resolved.checkpoint)
+                raise ConfigError(
+                    f"--structure {structure}: cannot be read by ase ({type(err).__name__}: {err})"
+                ) from None
+            check_species(
+                model_species, atoms_start.get_atomic_numbers(), f"--structure {structure}", resolved.checkpoint
+            )
             starts = [(-1, atoms_start)] * settings.replicas
             start_source = f"structure file {structure}"
         else:
@@ -717,8 +737,10 @@ def run_md(
             card = load_card(base) if base in list_cards() else None
             split = load_or_create_split(store, card=card, seed=split_seed, name=split_name, root=root)
             if rec is not None and variant == run_dataset and split.sha256 != rec.split.sha256:
-                notes.append(f"split {split.name} sha256 {split.sha256[:12]} differs from the run record's "
-                             f"{rec.split.sha256[:12]} (the store or split changed since training)")
+                notes.append(
+                    f"split {split.name} sha256 {split.sha256[:12]} differs from the run record's "
+                    f"{rec.split.sha256[:12]} (the store or split changed since training)"
+                )
             indices = _starting_frames(store, split, settings)
             starts = [(i, store.frame(i).to_atoms()) for i in indices]
             start_source = f"{variant} test split {split.name!r} (seed {split_seed}), frames {indices}"
@@ -729,10 +751,22 @@ def run_md(
     reference_positions = reference.positions if not np.any(start.pbc) else None
 
     ckpt_sha = _sha256_file(resolved.checkpoint)
-    fingerprint = hashlib.sha256(json.dumps(
-        {"settings": {k: v for k, v in settings.__dict__.items() if k not in ("checkpoint_every", "checkpoint_seconds", "device")},
-         "checkpoint": ckpt_sha, "starts": [int(i) for i, _ in starts], "md_id": md_id},
-        sort_keys=True, default=str).encode()).hexdigest()
+    fingerprint = hashlib.sha256(
+        json.dumps(
+            {
+                "settings": {
+                    k: v
+                    for k, v in settings.__dict__.items()
+                    if k not in ("checkpoint_every", "checkpoint_seconds", "device")
+                },
+                "checkpoint": ckpt_sha,
+                "starts": [int(i) for i, _ in starts],
+                "md_id": md_id,
+            },
+            sort_keys=True,
+            default=str,
+        ).encode()
+    ).hexdigest()
     calc = guarded_calculator(potential, device=settings.device)
     total = settings.steps * settings.replicas
     states: list[ReplicaState] = []
@@ -746,7 +780,10 @@ def run_md(
             if state is None:
                 state = ReplicaState(index=k, start_frame=int(index), fingerprint=fingerprint)
             check = StabilityCheck.for_system(
-                atoms0.get_positions(), atoms0.get_atomic_numbers(), np.asarray(atoms0.get_cell()[:]), atoms0.pbc,
+                atoms0.get_positions(),
+                atoms0.get_atomic_numbers(),
+                np.asarray(atoms0.get_cell()[:]),
+                atoms0.pbc,
                 reference_positions=reference_positions,
             )
             checks.append(check)
@@ -846,8 +883,14 @@ class _Bar:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self.bar = Progress(TextColumn("[bold]md"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                            TimeRemainingColumn(), console=Console(stderr=True))
+        self.bar = Progress(
+            TextColumn("[bold]md"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
         self.task = self.bar.add_task("md", total=total, info="")
         self._last = 0.0
 

@@ -67,8 +67,15 @@ class StabilityCheck:
         molecule whose mean bond lengths are the reference (else the starting frame's)."""
         periodic = pbc is not None and bool(np.any(pbc))
         if periodic:
-            return cls("periodic", np.zeros((0, 2), dtype=np.int64), np.zeros(0), np.asarray(cell, dtype=np.float64),
-                       np.asarray(pbc, dtype=bool), bond_tolerance_a, min_distance_a)
+            return cls(
+                "periodic",
+                np.zeros((0, 2), dtype=np.int64),
+                np.zeros(0),
+                np.asarray(cell, dtype=np.float64),
+                np.asarray(pbc, dtype=bool),
+                bond_tolerance_a,
+                min_distance_a,
+            )
         bonds = find_bonds(positions, numbers)
         if reference_positions is not None and len(reference_positions):
             reference = bond_lengths(reference_positions, bonds).mean(axis=0)
@@ -78,11 +85,14 @@ class StabilityCheck:
 
     def describe(self) -> str:
         if self.kind == "molecule":
-            return (f"any of {len(self.bonds)} bonds (pairs within {BOND_FACTOR} x covalent radii sum in the starting "
-                    f"frame) deviating more than {self.bond_tolerance_a} Å from its mean reference length; "
-                    "or non-finite positions, energy or forces")
-        return (f"non-finite forces, energy or positions, or two atoms closer than {self.min_distance_a} Å "
-                "(minimum image)")
+            return (
+                f"any of {len(self.bonds)} bonds (pairs within {BOND_FACTOR} x covalent radii sum in the starting "
+                f"frame) deviating more than {self.bond_tolerance_a} Å from its mean reference length; "
+                "or non-finite positions, energy or forces"
+            )
+        return (
+            f"non-finite forces, energy or positions, or two atoms closer than {self.min_distance_a} Å (minimum image)"
+        )
 
     def check(self, positions: np.ndarray, forces: np.ndarray | None = None, energy: float | None = None) -> str:
         """Why this frame has failed, or ``""`` when it has not."""
@@ -100,8 +110,10 @@ class StabilityCheck:
             worst = int(np.argmax(deviation))
             if deviation[worst] > self.bond_tolerance_a:
                 i, j = (int(x) for x in self.bonds[worst])
-                return (f"bond {i}-{j} deviates {deviation[worst]:.3f} Å from its reference "
-                        f"{self.reference_lengths[worst]:.2f} Å")
+                return (
+                    f"bond {i}-{j} deviates {deviation[worst]:.3f} Å from its reference "
+                    f"{self.reference_lengths[worst]:.2f} Å"
+                )
             return ""
         closest = min_distance(positions, self.cell, self.pbc, self.min_distance_a)
         if closest is not None:
@@ -109,7 +121,9 @@ class StabilityCheck:
         return ""
 
 
-def min_distance(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, floor: float) -> tuple[int, int, float] | None:
+def min_distance(
+    positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray, floor: float
+) -> tuple[int, int, float] | None:
     """The closest pair ``(i, j, d)`` (minimum image) if it is closer than ``floor``, else None."""
     from mlip_bench.data.graphs import neighbor_list
 

@@ -33,17 +33,13 @@ _DIMENET_MAX_Z = 94
 
 def _positive_int(model: str, name: str, value: Any, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(
-            f"{model}: hyperparameter {name!r} must be an integer >= {minimum}, got {value!r}"
-        )
+        raise ConfigError(f"{model}: hyperparameter {name!r} must be an integer >= {minimum}, got {value!r}")
     return value
 
 
 def _check_numbers(model: str, z: torch.Tensor, max_z: int) -> None:
     if z.numel() and (int(z.max()) > max_z or int(z.min()) < 1):
-        raise ModelError(
-            f"{model} embeds atomic numbers 1..{max_z} only; got {int(z.min())}..{int(z.max())}"
-        )
+        raise ModelError(f"{model} embeds atomic numbers 1..{max_z} only; got {int(z.min())}..{int(z.max())}")
 
 
 def _memoise_dimenet_basis_forms() -> None:
@@ -171,8 +167,7 @@ class DimeNetPlusPlusNetwork(Network):
             raise ConfigError("dimenet++: hyperparameter 'num_radial' must be <= 64")
         if output_initializer not in ("zeros", "glorot_orthogonal"):
             raise ConfigError(
-                "dimenet++: 'output_initializer' must be 'zeros' or 'glorot_orthogonal', "
-                f"got {output_initializer!r}"
+                f"dimenet++: 'output_initializer' must be 'zeros' or 'glorot_orthogonal', got {output_initializer!r}"
             )
         self.r_max = float(r_max)
         _memoise_dimenet_basis_forms()

@@ -128,8 +128,9 @@ def _read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
         raise ConfigError(f"{path}: 'extends' chain loops back to itself")
     raw = read_yaml_mapping(path, "model config", " (name, model, r_max, hyperparameters, ...)")
     if not isinstance(raw.get("hyperparameters") or {}, dict):
-        raise ConfigError(f"{path}: 'hyperparameters' must be a mapping (key: value), "
-                          f"not a {type(raw['hyperparameters']).__name__}")
+        raise ConfigError(
+            f"{path}: 'hyperparameters' must be a mapping (key: value), not a {type(raw['hyperparameters']).__name__}"
+        )
     parent = raw.pop("extends", None)
     if parent is None:
         return raw
@@ -150,9 +151,7 @@ def load_model_config(name_or_path: str | Path, **overrides: Any) -> ModelConfig
     if not path.suffix:
         path = BASELINES_DIR / f"{name_or_path}.yaml"
     if not path.is_file():
-        raise ModelError(
-            f"unknown model {str(name_or_path)!r}; available: {', '.join(available_models())}"
-        )
+        raise ModelError(f"unknown model {str(name_or_path)!r}; available: {', '.join(available_models())}")
     raw = _read_config(path)
     hyper = dict(raw.get("hyperparameters") or {})
     hyper.update(overrides.pop("hyperparameters", None) or {})
@@ -174,4 +173,3 @@ def build_potential(config: ModelConfig, statistics: DatasetStatistics) -> Poten
     except TypeError as err:
         raise ConfigError(f"model {config.name!r}: bad hyperparameters ({err})") from None
     return Potential(network, config, statistics).to(config.torch_dtype)
-

@@ -56,6 +56,5 @@ def import_schnetpack() -> ModuleType:
         if err.name and err.name.split(".")[0] == "schnetpack":
             raise ModelError(INSTALL_HINT) from None
         raise ModelError(
-            f"schnetpack is installed but its dependency {err.name!r} is missing; "
-            "pip install 'mlip-bench[schnetpack]'"
+            f"schnetpack is installed but its dependency {err.name!r} is missing; pip install 'mlip-bench[schnetpack]'"
         ) from None

@@ -30,9 +30,7 @@ _MAX_Z = 100
 
 def _positive_int(model: str, name: str, value: Any, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(
-            f"{model}: hyperparameter {name!r} must be an integer >= {minimum}, got {value!r}"
-        )
+        raise ConfigError(f"{model}: hyperparameter {name!r} must be an integer >= {minimum}, got {value!r}")
     return value
 
 
@@ -83,7 +81,11 @@ class _SchnetpackNetwork(Network):
         # schnetpack's input key strings (plain strings, so the module deep-copies for EMA)
         p = spk.properties
         self._keys = {
-            "Z": p.Z, "Rij": p.Rij, "idx_i": p.idx_i, "idx_j": p.idx_j, "idx_m": p.idx_m,
+            "Z": p.Z,
+            "Rij": p.Rij,
+            "idx_i": p.idx_i,
+            "idx_j": p.idx_j,
+            "idx_m": p.idx_m,
             "n_atoms": p.n_atoms,
         }
 

@@ -27,9 +27,7 @@ class Triplets(NamedTuple):
     idx_ji: torch.Tensor
 
 
-def build_triplets(
-    edge_index: torch.Tensor, num_nodes: int, cell_shift: torch.Tensor | None = None
-) -> Triplets:
+def build_triplets(edge_index: torch.Tensor, num_nodes: int, cell_shift: torch.Tensor | None = None) -> Triplets:
     """All triplets (edge k->j, edge j->i) with edge k->j not the reverse of edge j->i.
 
     ``edge_index`` (2, E): row 0 source, row 1 target. ``cell_shift`` (E, 3) integer lattice

@@ -55,6 +55,14 @@ def failed_record(
         "command": " ".join(sys.argv),
     }
     values.update(fields)
-    values.update(status="failed", error=error, run_id=run_id, model=model, dataset=dataset,
-                  n_train=n_train, seed=seed, protocol=protocol)
+    values.update(
+        status="failed",
+        error=error,
+        run_id=run_id,
+        model=model,
+        dataset=dataset,
+        n_train=n_train,
+        seed=seed,
+        protocol=protocol,
+    )
     return RunRecord(**values)

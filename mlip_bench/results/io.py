@@ -102,5 +102,3 @@ def records_dataframe(paths: Iterable[Path | str] | Path | str, split: str = "te
             )
         rows.append(row)
     return pd.DataFrame(rows)
-
-

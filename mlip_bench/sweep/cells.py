@@ -78,11 +78,14 @@ def existing_record(out_dir: Path, run_id: str) -> RunRecord | None:
 
 
 def cell_state(cell: Cell, out_dir: Path) -> CellState:
-    """DONE for a complete record, FAILED for a failed one, PENDING otherwise."""
+    """DONE for a complete record, FAILED for a failed one, PENDING otherwise (also for a complete
+    run that its budget ended when the protocol's cap has been raised since: it trains on)."""
     record = existing_record(out_dir, cell.run_id)
     if record is None:
         return CellState.PENDING
-    return CellState.DONE if record.status == "complete" else CellState.FAILED
+    if record.status == "complete":
+        return CellState.PENDING if _continues(record, cell) else CellState.DONE
+    return CellState.FAILED
 
 
 def cell_status(cell: Cell, out_dir: Path) -> tuple[CellState, float | None, str]:
@@ -91,14 +94,23 @@ def cell_status(cell: Cell, out_dir: Path) -> tuple[CellState, float | None, str
     RUNNING when some process holds the cell's lock (a worker here, or a Slurm task elsewhere on a
     shared file system), else the state of its record.
     """
-    record = existing_record(out_dir, cell.run_id)
-    if record is not None and record.status == "complete":
-        return CellState.DONE, (record.timings.train_seconds if record.timings else None), ""
+    state = cell_state(cell, out_dir)
+    if state is CellState.DONE:
+        record = existing_record(out_dir, cell.run_id)
+        return state, (record.timings.train_seconds if record and record.timings else None), ""
     if is_locked(out_dir, cell.run_id):
         return CellState.RUNNING, None, ""
-    if record is not None:
-        return CellState.FAILED, None, record.error
+    if state is CellState.FAILED:
+        record = existing_record(out_dir, cell.run_id)
+        return state, None, record.error if record else ""
     return CellState.PENDING, None, ""
+
+
+def _continues(record, cell: Cell) -> bool:
+    """A budget-ended run whose protocol's cap was raised since trains on (see ``record_continues``)."""
+    from mlip_bench.train.harness import record_continues
+
+    return record_continues(record, cell.protocol, cell.overrides)
 
 
 def archive_failed_record(out_dir: Path, run_id: str) -> Path | None:

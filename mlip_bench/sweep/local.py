@@ -95,8 +95,11 @@ def run_local(
                 alone = True
                 if progress is not None:
                     progress.mark_running(cell)
-            while not alone and not suspects and len(in_flight) < max(1, workers) and (
-                queue or (deferred and not in_flight)
+            while (
+                not alone
+                and not suspects
+                and len(in_flight) < max(1, workers)
+                and (queue or (deferred and not in_flight))
             ):
                 waiting = not queue
                 cell = queue.popleft() if queue else deferred.popleft()

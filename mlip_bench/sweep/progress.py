@@ -95,7 +95,9 @@ class SweepProgress:
             self.seconds[cell.run_id] = seconds
         if error:
             self.errors[cell.run_id] = error
-        word = {CellState.DONE: "done", CellState.FAILED: "FAILED", CellState.PENDING: "requeued"}.get(state, state.value)
+        word = {CellState.DONE: "done", CellState.FAILED: "FAILED", CellState.PENDING: "requeued"}.get(
+            state, state.value
+        )
         line = f"{word:8s} {cell.label()}  ({format_seconds(seconds)})"
         if error:
             line += f"  {error}"
@@ -165,9 +167,7 @@ class SweepProgress:
 
     def __enter__(self) -> "SweepProgress":
         if self._use_live:
-            self._live = Live(
-                console=self.console, refresh_per_second=2, transient=False, get_renderable=self.render
-            )
+            self._live = Live(console=self.console, refresh_per_second=2, transient=False, get_renderable=self.render)
             self._live.__enter__()
         return self
 

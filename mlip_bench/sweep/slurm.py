@@ -31,9 +31,7 @@ SUBMITIT_DIR = "submitit"
 class CellTask(Checkpointable):
     """The callable submitted for each array task: runs one cell, requeued on preemption."""
 
-    def __init__(
-        self, out_dir: Path, root: Path | None, runner: str, threads: int, log_to_file: bool = True
-    ) -> None:
+    def __init__(self, out_dir: Path, root: Path | None, runner: str, threads: int, log_to_file: bool = True) -> None:
         self.out_dir = Path(out_dir)
         self.root = root
         self.runner = runner
@@ -42,7 +40,9 @@ class CellTask(Checkpointable):
 
     def __call__(self, cell: Cell) -> CellOutcome:
         configure_threads(self.threads)
-        return execute_cell(cell, self.out_dir, self.root, self.runner, wait_for_lock=True, log_to_file=self.log_to_file)
+        return execute_cell(
+            cell, self.out_dir, self.root, self.runner, wait_for_lock=True, log_to_file=self.log_to_file
+        )
 
 
 def make_executor(
@@ -107,7 +107,11 @@ def submit_array(
 
 
 def wait_for_jobs(
-    jobs: list[submitit.Job], cells: list[Cell], out_dir: Path, progress: SweepProgress | None = None, poll_s: float = 5.0
+    jobs: list[submitit.Job],
+    cells: list[Cell],
+    out_dir: Path,
+    progress: SweepProgress | None = None,
+    poll_s: float = 5.0,
 ) -> dict[str, CellState]:
     """Wait until every job ends, following progress through the record files; final cell states.
 

@@ -361,7 +361,9 @@ def run_id_function(runner: str) -> RunIdFunction:
         return full
     plain = getattr(module, "run_id", None)
     if not callable(plain):
-        raise ConfigError(f"runner {runner!r}: module {module_name} defines no run_id(model, dataset, n_train, seed, protocol)")
+        raise ConfigError(
+            f"runner {runner!r}: module {module_name} defines no run_id(model, dataset, n_train, seed, protocol)"
+        )
     return lambda model, dataset, n_train, seed, protocol, overrides: plain(model, dataset, n_train, seed, protocol)
 
 

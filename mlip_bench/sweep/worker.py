@@ -189,15 +189,18 @@ def execute_cell(
         state = cell_state(cell, out_dir)
         if state is CellState.DONE:
             return CellOutcome(cell.run_id, "skipped")
-        if state is CellState.FAILED or record_path(out_dir, cell.run_id).exists():
+        if state is CellState.FAILED:  # (a complete record that trains on is replaced when the run ends)
             archive_failed_record(out_dir, cell.run_id)
         start = time.monotonic()
         log = log_path(out_dir, cell.run_id)
         redirect = output_to(log) if log_to_file else contextlib.nullcontext()
         try:
             with redirect:
-                print(f"=== {datetime.now(timezone.utc).isoformat(timespec='seconds')} {cell.label()} "
-                      f"protocol={cell.protocol} pid={os.getpid()}", flush=True)
+                print(
+                    f"=== {datetime.now(timezone.utc).isoformat(timespec='seconds')} {cell.label()} "
+                    f"protocol={cell.protocol} pid={os.getpid()}",
+                    flush=True,
+                )
                 run = resolve_runner(runner)
                 threads = os.environ.get("MLIP_BENCH_WORKER_THREADS")
                 if threads:

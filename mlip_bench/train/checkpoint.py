@@ -84,7 +84,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # truncated or foreign file
-        raise TrainingError(f"checkpoint {path} cannot be read ({type(err).__name__}); delete it to start over") from None
+        raise TrainingError(
+            f"checkpoint {path} cannot be read ({type(err).__name__}); delete it to start over"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise TrainingError(f"{path} is not an mlip-bench training checkpoint; delete it to start over")
     return state

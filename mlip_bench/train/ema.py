@@ -24,9 +24,7 @@ class ExponentialMovingAverage:
         self.decay = float(decay)
         self.use_num_updates = use_num_updates
         self.num_updates = 0
-        self.shadow: dict[str, torch.Tensor] = {
-            name: p.detach().clone() for name, p in self._parameters()
-        }
+        self.shadow: dict[str, torch.Tensor] = {name: p.detach().clone() for name, p in self._parameters()}
         self._backup: dict[str, torch.Tensor] | None = None
         self._pairs: tuple[list[torch.Tensor], list[torch.Tensor]] | None = None
 

@@ -111,9 +111,10 @@ def run_cell(
     existing = record_path(out_dir, rid)
     if existing.exists():
         record = read_record(existing)
-        if record.status == "complete":
+        if record.status != "complete":
+            raise ResultsError(f"run {rid} failed earlier ({record.error}); delete {existing} to try again")
+        if not record_continues(record, protocol, overrides):
             return record
-        raise ResultsError(f"run {rid} failed earlier ({record.error}); delete {existing} to try again")
 
     config = load_model_config(model, **model_over)  # ModelError for unknown models
     card = card_for(variant)
@@ -125,8 +126,7 @@ def run_cell(
         n_pool = len(split.train_pool)
         if n_train < 1 or n_train > n_pool:
             raise ConfigError(
-                f"--n-train {n_train} does not fit {variant}: its training pool has {n_pool} frames; "
-                f"use 1..{n_pool}"
+                f"--n-train {n_train} does not fit {variant}: its training pool has {n_pool} frames; use 1..{n_pool}"
             )
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         return _train_and_record(
@@ -134,6 +134,25 @@ def run_cell(
         )
     finally:
         store.close()
+
+
+def record_continues(record: RunRecord, protocol: str, overrides: dict[str, Any] | None = None) -> bool:
+    """Whether a complete run that its budget ended would train on under the protocol as it is now
+    (its cap was raised since): it then resumes from its final checkpoint, and its record is replaced."""
+    from mlip_bench.data.catalog import card_for
+    from mlip_bench.train.protocols import load_protocol
+
+    convergence = record.convergence
+    if convergence is None or convergence.rule != "budget" or not record.protocol_config or record.timings is None:
+        return False
+    card = card_for(record.dataset.name)
+    kind = card.kind if card is not None else record.protocol_config.get("dataset_kind", "molecule")
+    protocol_over, _, _ = _split_overrides(overrides)
+    current = load_protocol(protocol, kind, **protocol_over)
+    timings = record.timings
+    return current.continues(
+        record.protocol_config, record.n_train, timings.steps, timings.epochs, timings.train_seconds
+    )
 
 
 def _kind_of(store) -> str:
@@ -180,14 +199,27 @@ def convergence_of(result) -> Convergence:
     )
 
 
-def _train_and_record(rid, config, proto, protocol_label, variant, card, store, split, n_train, seed,
-                      out_dir: Path, progress: bool, device: str) -> RunRecord:
+def _train_and_record(
+    rid,
+    config,
+    proto,
+    protocol_label,
+    variant,
+    card,
+    store,
+    split,
+    n_train,
+    seed,
+    out_dir: Path,
+    progress: bool,
+    device: str,
+) -> RunRecord:
     from mlip_bench.models.parameter_count import effective_parameter_count, parameter_count
     from mlip_bench.models.potential import DatasetStatistics
     from mlip_bench.models.registry import build_potential
     from mlip_bench.results.environment import collect_environment
     from mlip_bench.results.failed import failed_record
-    from mlip_bench.results.io import write_record
+    from mlip_bench.results.io import record_path, write_record
     from mlip_bench.train.evaluate import evaluate_potential
     from mlip_bench.train.trainer import Trainer
 
@@ -206,22 +238,40 @@ def _train_and_record(rid, config, proto, protocol_label, variant, card, store, 
 
     train_graphs = [frame_to_graph(f, config.r_max, dtype) for f in train_frames]
     val_graphs = _graphs(store, val_idx, config.r_max, dtype)
-    fingerprint = _fingerprint(
-        {
-            "model": config.model_dump(),
-            "protocol": proto.model_dump(),
-            "store": store.sha256,
-            "split": split.sha256,
-            "n_train": n_train,
-            "seed": seed,
-        }
-    )
+    inputs = {
+        "model": config.model_dump(),
+        "store": store.sha256,
+        "split": split.sha256,
+        "n_train": n_train,
+        "seed": seed,
+    }
+
+    def fingerprint_of(protocol_dump: dict[str, Any]) -> str:
+        return _fingerprint({**inputs, "protocol": protocol_dump})
+
+    fingerprint = fingerprint_of(proto.model_dump())
     ckpt = checkpoint_dir(out_dir, rid)
     trainer = Trainer(
-        potential, proto, train_graphs, val_graphs, ckpt, seed=seed, fingerprint=fingerprint,
-        progress=progress, label=rid, device=device,
-        metadata={"run_id": rid, "dataset": variant, "seed": seed, "n_train": n_train, "split": split.name,
-                  "split_sha256": split.sha256, "protocol": protocol_label},
+        potential,
+        proto,
+        train_graphs,
+        val_graphs,
+        ckpt,
+        seed=seed,
+        fingerprint=fingerprint,
+        fingerprint_of=fingerprint_of,
+        progress=progress,
+        label=rid,
+        device=device,
+        metadata={
+            "run_id": rid,
+            "dataset": variant,
+            "seed": seed,
+            "n_train": n_train,
+            "split": split.name,
+            "split_sha256": split.sha256,
+            "protocol": protocol_label,
+        },
     )
     base = dict(
         run_id=rid,
@@ -253,11 +303,14 @@ def _train_and_record(rid, config, proto, protocol_label, variant, card, store, 
         environment=collect_environment(device),
         command=" ".join(sys.argv) if sys.argv else "",
     )
+    # a complete record here is a budget-ended run that trains on under a raised cap: it is replaced
+    # when the longer run ends, and kept as it is if the longer run fails
+    continuing = record_path(out_dir, rid).exists()
     try:
         result = trainer.fit()
     except TrainingError as err:
-        record = failed_record(error=str(err), **base)
-        write_record(record, out_dir)
+        if not continuing:
+            write_record(failed_record(error=str(err), **base), out_dir)
         raise
     trainer.load_best_weights()
     started = time.perf_counter()
@@ -288,6 +341,5 @@ def _train_and_record(rid, config, proto, protocol_label, variant, card, store, 
         validation_history=ValidationHistory.from_rows(result.history),
         **base,
     )
-    write_record(record, out_dir)
+    write_record(record, out_dir, overwrite=continuing)
     return record
-

@@ -17,6 +17,9 @@ from mlip_bench.errors import ConfigError, describe_validation_error
 
 DatasetKind = Literal["molecule", "periodic"]
 
+#: fields that only bound how long a run trains (under the plateau schedule no step depends on them)
+BUDGET_FIELDS = frozenset({"max_steps", "steps_by_n_train", "max_epochs", "max_wall_seconds"})
+
 #: special value of ``force_weight``: (mean number of atoms per training structure) squared
 N_ATOMS_SQUARED = "n_atoms_squared"
 
@@ -89,6 +92,31 @@ class Protocol(BaseModel):
         if self.lr_schedule == "cosine" and self.max_steps is None and not self.steps_by_n_train:
             raise ValueError("lr_schedule 'cosine' needs a step budget (max_steps or steps_by_n_train)")
         return self
+
+    def differs_only_in_budget(self, other: dict[str, Any]) -> bool:
+        """True when ``other`` (a protocol as dumped in a record or checkpoint) is this protocol with
+        other budgets only, and the schedule does not depend on the budget (``plateau``): a run of
+        ``other`` that ended on its budget is then the first part of a run of this protocol."""
+        try:
+            theirs = Protocol.model_validate(other)
+        except ValidationError:
+            return False
+        if self.lr_schedule != "plateau" or theirs.lr_schedule != "plateau":
+            return False
+        ignore = BUDGET_FIELDS | {"description"}
+        return theirs.model_dump(exclude=ignore) == self.model_dump(exclude=ignore)
+
+    def continues(self, other: dict[str, Any], n_train: int, steps: int, epochs: int, seconds: float) -> bool:
+        """Whether a run of ``other`` that its budget stopped after ``steps``/``epochs``/``seconds``
+        would go on training under this protocol (a raised cap)."""
+        if not self.differs_only_in_budget(other):
+            return False
+        budget = self.step_budget(n_train)
+        return (
+            (budget is None or steps < budget)
+            and epochs < self.max_epochs
+            and (self.max_wall_seconds is None or seconds < self.max_wall_seconds)
+        )
 
     def step_budget(self, n_train: int) -> int | None:
         """Optimiser-step budget for a training set of ``n_train`` frames (None = unbounded)."""
@@ -182,14 +210,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         description=(
             "Trains to convergence on a CPU: validation every ~100 steps, LR halved after 4 validations "
             "without gain, stop when the LR falls below 1/100 of its start or after 20 validations without "
-            "gain (both certify convergence); a 40,000-step cap marks a run 'still improving'."
+            "gain (both certify convergence); a 100,000-step cap marks a run 'still improving'."
         ),
         validate_every_steps=100,
         scheduler_factor=0.5,
         scheduler_patience=4,
         early_stopping_patience=20,
         min_learning_rate_factor=0.01,
-        max_steps=40_000,
+        max_steps=100_000,
         max_test_frames=1000,
     ),
     "demo": dict(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,7 +112,9 @@ class Trainer:
     ``train_graphs``/``val_graphs``: ``Data`` graphs with ``energy`` (eV) and ``forces`` (eV/Å).
     ``checkpoint_dir`` receives ``last.pt`` after every epoch and ``best_model.pt`` (the best EMA
     weights as a loadable potential) at the end. ``fingerprint`` identifies the run's inputs;
-    a checkpoint with another fingerprint is refused.
+    a checkpoint with another fingerprint is refused, unless ``fingerprint_of`` (the fingerprint
+    of these inputs with another protocol dump) shows that only the budget differs: a run that
+    its budget ended then continues from its final state when the budget is raised.
     """
 
     def __init__(
@@ -124,6 +126,7 @@ class Trainer:
         checkpoint_dir: Path,
         seed: int = 0,
         fingerprint: str = "",
+        fingerprint_of: Callable[[dict[str, Any]], str] | None = None,
         progress: bool = False,
         label: str = "train",
         device: str = "cpu",
@@ -142,6 +145,7 @@ class Trainer:
         self.checkpoint_dir = Path(checkpoint_dir)
         self.seed = int(seed)
         self.fingerprint = fingerprint
+        self.fingerprint_of = fingerprint_of
         self.progress = progress
         self.label = label
         n_train = len(self.train_graphs)
@@ -221,7 +225,7 @@ class Trainer:
 
     def _restore(self, path: Path) -> dict[str, Any]:
         state = load_checkpoint(path)
-        if self.fingerprint and state.get("fingerprint") != self.fingerprint:
+        if self.fingerprint and state.get("fingerprint") != self.fingerprint and not self._budget_changed(state):
             raise TrainingError(
                 f"checkpoint {path} belongs to a run with other inputs (model, data, split or protocol "
                 "changed); delete it or use another --out folder"
@@ -231,12 +235,31 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         restore_rng_states(state["rng"], self.shuffle)
-        for key in ("step", "epoch", "best_val_loss", "best_epoch", "epochs_since_best", "train_seconds",
-                    "reference_loss", "best_ema_state", "history"):
+        for key in (
+            "step",
+            "epoch",
+            "best_val_loss",
+            "best_epoch",
+            "epochs_since_best",
+            "train_seconds",
+            "reference_loss",
+            "best_ema_state",
+            "history",
+        ):
             setattr(self, key, state[key])
         self.last_validation_step = int(state.get("last_validation_step", self.step))
         self.resumed = True
         return state
+
+    def _budget_changed(self, state: dict[str, Any]) -> bool:
+        """The checkpoint is of these same inputs under a protocol with another budget only."""
+        theirs = state.get("protocol")
+        return (
+            self.fingerprint_of is not None
+            and isinstance(theirs, dict)
+            and self.protocol.differs_only_in_budget(theirs)
+            and self.fingerprint_of(theirs) == state.get("fingerprint")
+        )
 
     def _write_best_model(self) -> None:
         payload = self.potential.checkpoint_payload()
@@ -335,7 +358,8 @@ class Trainer:
         previous = find_checkpoint(self.checkpoint_dir)
         if previous is not None:
             state = self._restore(previous)
-            if state["finished"]:
+            # a run its budget ended goes on when the budget was raised since; any other end is final
+            if state["finished"] and not (state.get("stop_rule") == "budget" and not self._stop()[1]):
                 return self._result(state["stop_reason"], state.get("stop_rule", "unknown"))
         n = len(self.train_graphs)
         bs = self.protocol.batch_size

@@ -28,7 +28,9 @@ def env(tmp_path):
     """A clean environment: data root and user cache under tmp_path, no debug, wide terminal."""
     values = {k: v for k, v in os.environ.items() if not k.startswith("MLIP_BENCH_")}
     values.update(
-        MLIP_BENCH_ROOT=str(tmp_path / "root"), XDG_CACHE_HOME=str(tmp_path / "cache"), COLUMNS="200",
+        MLIP_BENCH_ROOT=str(tmp_path / "root"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        COLUMNS="200",
         PYTHONUNBUFFERED="1",
     )
     return values
@@ -121,8 +123,14 @@ sys.exit(main(sys.argv[1:]))
 
 
 def test_unexpected_error_is_one_line_naming_the_bug_report(env, tmp_path):
-    proc = subprocess.run([sys.executable, "-c", _BROKEN, "datasets", "list"], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _BROKEN, "datasets", "list"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     err = lines(proc.stderr)
     assert proc.returncode == 1 and len(err) == 1, proc.stderr
     assert err[0].startswith("error: unexpected RuntimeError: boom second line") and "report" in err[0]
@@ -133,8 +141,14 @@ def test_unexpected_error_is_one_line_naming_the_bug_report(env, tmp_path):
     text = report.read_text()
     assert "Traceback" in text and "RuntimeError: boom" in text and "datasets list" in text
 
-    proc = subprocess.run([sys.executable, "-c", _BROKEN, "datasets", "list", "--debug"], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _BROKEN, "datasets", "list", "--debug"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 1 and "Traceback" in proc.stderr and "RuntimeError: boom" in proc.stderr
 
 
@@ -193,8 +207,14 @@ def _interrupt(proc: subprocess.Popen, ready, timeout: float = 120) -> tuple[int
 
 def test_ctrl_c_during_download_exits_130_with_one_line(env, tmp_path):
     with _StallingServer() as server:
-        proc = subprocess.Popen([str(ENTRY), "download", "lips", "--mirror", server.url], env=env, cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [str(ENTRY), "download", "lips", "--mirror", server.url],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         code, out, err = _interrupt(proc, server.requested.is_set)
     assert code == 130, err
     assert lines(err)[-1] == "error: interrupted; rerun to resume" and "Traceback" not in err, err
@@ -204,9 +224,25 @@ def test_ctrl_c_during_download_exits_130_with_one_line(env, tmp_path):
 def test_ctrl_c_during_run_exits_130_with_one_line(env, tmp_path):
     """`run ... && next` must not carry on after an interruption (typer returns 130, main keeps it)."""
     proc = subprocess.Popen(
-        [str(ENTRY), "run", "nequip-l0-cpu", "--protocol", "smoke", "--n-train", "50", "--out", str(tmp_path / "out"),
-         "--device", "cpu"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+        [
+            str(ENTRY),
+            "run",
+            "nequip-l0-cpu",
+            "--protocol",
+            "smoke",
+            "--n-train",
+            "50",
+            "--out",
+            str(tmp_path / "out"),
+            "--device",
+            "cpu",
+        ],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
     )
     seen: list[str] = []
 

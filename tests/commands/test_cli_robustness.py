@@ -43,8 +43,25 @@ def setup(tmp_path, monkeypatch):
 
 
 def _run(root: Path, out: Path, *extra: str) -> int:
-    return main(["run", "pairmlp", "--dataset", "toy", "--root", str(root), "--out", str(out),
-                 "--n-train", "10", "--protocol", "smoke", "--set", "max_steps=4", *extra])
+    return main(
+        [
+            "run",
+            "pairmlp",
+            "--dataset",
+            "toy",
+            "--root",
+            str(root),
+            "--out",
+            str(out),
+            "--n-train",
+            "10",
+            "--protocol",
+            "smoke",
+            "--set",
+            "max_steps=4",
+            *extra,
+        ]
+    )
 
 
 # -- item 5: uncaught exceptions --------------------------------------------------------------------
@@ -53,8 +70,13 @@ def _run(root: Path, out: Path, *extra: str) -> int:
 def _npz(n: int = 3) -> bytes:
     frames = toy_model.morse_frames(n)
     buffer = io.BytesIO()
-    np.savez(buffer, R=np.array([f.positions for f in frames]), z=frames[0].numbers,
-             E=np.array([[f.energy] for f in frames]), F=np.array([f.forces for f in frames]))
+    np.savez(
+        buffer,
+        R=np.array([f.positions for f in frames]),
+        z=frames[0].numbers,
+        E=np.array([[f.energy] for f in frames]),
+        F=np.array([f.forces for f in frames]),
+    )
     return buffer.getvalue()
 
 
@@ -69,8 +91,10 @@ def test_import_of_a_broken_npz_names_the_file(tmp_path, capsys, content):
 
 @pytest.mark.parametrize(
     "text,words",
-    [("- a\n- b\n", "must be a YAML mapping"),
-     ("name: x\nmodel: pairmlp\nr_max: 4.0\nhyperparameters: [1, 2]\n", "'hyperparameters' must be a mapping")],
+    [
+        ("- a\n- b\n", "must be a YAML mapping"),
+        ("name: x\nmodel: pairmlp\nr_max: 4.0\nhyperparameters: [1, 2]\n", "'hyperparameters' must be a mapping"),
+    ],
     ids=["list", "hyperparameters-list"],
 )
 def test_model_yaml_that_is_not_a_mapping(setup, tmp_path, capsys, text, words):
@@ -227,7 +251,10 @@ def test_datasets_info_markup_in_names_is_literal(tmp_path, capsys):
 
     path = store_path("toy", tmp_path)
     path.parent.mkdir(parents=True)
-    write_store(path, toy_model.morse_frames(3), {"name": "toy", "provenance": "imported",
-                                                   "source_sha256": {"we[bold]ird[red].xyz": "abc"}})
+    write_store(
+        path,
+        toy_model.morse_frames(3),
+        {"name": "toy", "provenance": "imported", "source_sha256": {"we[bold]ird[red].xyz": "abc"}},
+    )
     assert main(["datasets", "info", "toy", "--root", str(tmp_path)]) == 0
     assert "we[bold]ird[red].xyz" in capsys.readouterr().out

@@ -48,8 +48,19 @@ def test_download_then_info_then_no_op(tmp_path, capsys):
         assert code == 0 and "nothing to do" in out and len(server.log) == requests
     assert main(["datasets", "info", "rmd17/ethanol", "--root", str(tmp_path)]) == 0
     out, _ = capsys.readouterr()
-    for expected in ("frames", "12", "H C O", "atoms per frame", "eV/Å", "PBE/def2-SVP", "download",
-                     "official_01", "official_05", "duplicates", "0 groups"):
+    for expected in (
+        "frames",
+        "12",
+        "H C O",
+        "atoms per frame",
+        "eV/Å",
+        "PBE/def2-SVP",
+        "download",
+        "official_01",
+        "official_05",
+        "duplicates",
+        "0 groups",
+    ):
         assert expected in out, expected
     assert main(["datasets", "list", "--root", str(tmp_path)]) == 0
     out, _ = capsys.readouterr()
@@ -143,8 +154,17 @@ def test_download_leaves_an_imported_subset_alone_unless_forced(tmp_path, capsys
     from mlip_bench.data.store import write_store
 
     rng = np.random.default_rng(1)
-    frames = [Frame(positions=rng.normal(size=(3, 3)) * 2, numbers=np.array([8, 1, 1]), energy=-10.0 - i,
-                    forces=rng.normal(size=(3, 3)), cell=np.eye(3) * 9, pbc=np.ones(3, bool)) for i in range(4)]
+    frames = [
+        Frame(
+            positions=rng.normal(size=(3, 3)) * 2,
+            numbers=np.array([8, 1, 1]),
+            energy=-10.0 - i,
+            forces=rng.normal(size=(3, 3)),
+            cell=np.eye(3) * 9,
+            pbc=np.ones(3, bool),
+        )
+        for i in range(4)
+    ]
     write_store(store_path("water", tmp_path), frames, {"name": "water", "provenance": "imported-subset"})
     fixture = ALL_FIXTURES["water"]()
     with LoopbackServer(fixture.files) as server:
@@ -179,7 +199,7 @@ def test_download_md17_fetches_the_eight_dft_molecules(tmp_path, capsys):
             assert f"md17/{molecule}: {4 + k} frames written" in out
             with open_store(f"md17/{molecule}", root=tmp_path) as store:
                 assert store.n_frames == 4 + k and store.attrs["provenance"] == "download"
-        summary = out[out.index("md17: 8 of 8 variants local under"):]
+        summary = out[out.index("md17: 8 of 8 variants local under") :]
         assert f"{tmp_path / 'stores' / 'md17'}" in summary
         assert all(f"{m} " in summary for m in MD17_MAIN) and summary.count("downloaded now") == 8
         assert "not asked for: aspirin_ccsd, benzene_ccsd_t" in summary and "--all" in summary
@@ -205,15 +225,27 @@ def test_download_rmd17_extracts_the_one_archive_once_for_all_ten_molecules(tmp_
         assert main(["download", "rmd17", "--root", str(tmp_path), "--mirror", server.url]) == 0
         assert [name for name, _, _ in server.log] == ["rmd17.tar.bz2"]
     out, _ = capsys.readouterr()
-    molecules = ["aspirin", "azobenzene", "benzene", "ethanol", "malonaldehyde", "naphthalene", "paracetamol",
-                 "salicylic_acid", "toluene", "uracil"]
+    molecules = [
+        "aspirin",
+        "azobenzene",
+        "benzene",
+        "ethanol",
+        "malonaldehyde",
+        "naphthalene",
+        "paracetamol",
+        "salicylic_acid",
+        "toluene",
+        "uracil",
+    ]
     assert _stores(tmp_path, "rmd17") == molecules
     assert "rmd17: 10 of 10 variants local" in out and out.count("downloaded now") == 10
     assert not list((tmp_path / "downloads").glob(".extract-*"))
     from mlip_bench.data.catalog import open_store
 
     with open_store("rmd17/paracetamol", root=tmp_path) as store:
-        assert store.n_frames == 10 and sorted(store.attrs["official_splits"]) == [f"official_0{k}" for k in range(1, 6)]
+        assert store.n_frames == 10 and sorted(store.attrs["official_splits"]) == [
+            f"official_0{k}" for k in range(1, 6)
+        ]
 
 
 @pytest.mark.parametrize("args", [["md17", "--molecule", "uracil"], ["md17/uracil"], ["MD17/Uracil"]])

@@ -36,8 +36,14 @@ def test_n_train_spec_lists_and_ladder_ranges():
         parse_n_train("50..100", None, "toy")
     with pytest.raises(ConfigError, match="no size in that range"):
         parse_n_train("960..2000", ladder)
-    for bad, words in [("fifty", "not a training-set size"), ("50..", "needs both ends"), ("..950", "needs both ends"),
-                       ("50,,100", "empty entry"), ("250,50,50", "duplicates"), ("0,5", "not a positive integer")]:
+    for bad, words in [
+        ("fifty", "not a training-set size"),
+        ("50..", "needs both ends"),
+        ("..950", "needs both ends"),
+        ("50,,100", "empty entry"),
+        ("250,50,50", "duplicates"),
+        ("0,5", "not a positive integer"),
+    ]:
         with pytest.raises(ConfigError, match=words) as info:
             parse_n_train(bad, ladder)
         assert str(info.value).startswith(f"--n-train {bad}:")
@@ -62,7 +68,9 @@ def test_run_then_list_then_evaluate(setup, capsys):
     record = json.loads(next(p for p in records if "n20" in p.name).read_text())
     # evaluating the saved best model on the same test split reproduces the record's metrics
     assert scored["dataset"] == "toy" and scored["split"] == "test"
-    assert scored["metrics"]["force_mae_mev_per_a"] == pytest.approx(record["metrics"]["test"]["force_mae_mev_per_a"], rel=1e-9)
+    assert scored["metrics"]["force_mae_mev_per_a"] == pytest.approx(
+        record["metrics"]["test"]["force_mae_mev_per_a"], rel=1e-9
+    )
 
 
 @pytest.mark.parametrize(
@@ -70,7 +78,10 @@ def test_run_then_list_then_evaluate(setup, capsys):
     [
         (["run", "nosuch", "--dataset", "toy"], "unknown model 'nosuch'"),
         (["run", "pairmlp", "--dataset", "toy", "--n-train", "100000"], "training pool has"),
-        (["run", "pairmlp", "--dataset", "md17", "--molecule", "aspirin", "--n-train", "50"], "mlip-bench download md17"),
+        (
+            ["run", "pairmlp", "--dataset", "md17", "--molecule", "aspirin", "--n-train", "50"],
+            "mlip-bench download md17",
+        ),
         (["run", "pairmlp", "--dataset", "toy", "--protocol", "turbo"], "unknown protocol 'turbo'"),
         (["evaluate", "missing.pt", "--dataset", "toy"], "does not exist"),
     ],

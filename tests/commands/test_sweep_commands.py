@@ -47,8 +47,10 @@ def test_dry_run_shows_cells_and_their_state(tmp_path: Path, capsys: pytest.Capt
     assert main(["sweep", str(path), "--dry-run", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "4 cells" in text and "1 done" in text and "3 pending" in text
-    assert fake.read_calls(out) == [("start", fake.run_id("m-a", "rmd17/ethanol", 10, 0, "smoke")),
-                                    ("end", fake.run_id("m-a", "rmd17/ethanol", 10, 0, "smoke"))]
+    assert fake.read_calls(out) == [
+        ("start", fake.run_id("m-a", "rmd17/ethanol", 10, 0, "smoke")),
+        ("end", fake.run_id("m-a", "rmd17/ethanol", 10, 0, "smoke")),
+    ]
 
 
 def test_the_paper_sweeps_dry_run_with_the_real_harness(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -68,11 +70,16 @@ def test_debug_executor_runs_the_sweep_through_submitit(tmp_path: Path, capsys: 
 
 
 def test_failed_cells_make_the_command_exit_nonzero(tmp_path: Path) -> None:
-    path = write_sweep(tmp_path / "s.yaml", n_train=[10], cell_overrides=[{"match": {"model": "m-b"}, "overrides": {"fail": "boom"}}])
+    path = write_sweep(
+        tmp_path / "s.yaml", n_train=[10], cell_overrides=[{"match": {"model": "m-b"}, "overrides": {"fail": "boom"}}]
+    )
     out = tmp_path / "out"
     proc = subprocess.run(
         [sys.executable, "-m", "mlip_bench.cli", "sweep", str(path), "--out", str(out), "--workers", "2"],
-        env=_env(), capture_output=True, text=True, timeout=300,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 7, proc.stderr  # TrainingError
     assert "1 run, 0 already complete, 1 failed" in proc.stderr
@@ -82,8 +89,9 @@ def test_failed_cells_make_the_command_exit_nonzero(tmp_path: Path) -> None:
 
 def test_killed_sweep_resumes_without_repeating_completed_cells(tmp_path: Path) -> None:
     """SIGKILL a running sweep after some cells completed; the rerun finishes the rest only."""
-    path = write_sweep(tmp_path / "s.yaml", models=["m-a", "m-b", "m-c"], n_train=[10, 20, 30, 40],
-                       overrides={"sleep_s": 0.6})
+    path = write_sweep(
+        tmp_path / "s.yaml", models=["m-a", "m-b", "m-c"], n_train=[10, 20, 30, 40], overrides={"sleep_s": 0.6}
+    )
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "mlip_bench.cli", "sweep", str(path), "--out", str(out), "--workers", "2"]
     proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -216,8 +216,9 @@ def rmd17_fixture(n_frames: int = 12, molecules: tuple[str, ...] = ("ethanol", "
         members[f"rmd17/splits/index_test_0{k}.csv"] = ("\n".join(map(str, test)) + "\n").encode()
     members["rmd17/readme.txt"] = b"revised MD17 fixture\n"
     archive = tar_bytes(members, "w:bz2")
-    return Fixture(f"rmd17/{molecules[0]}", {"rmd17.tar.bz2": archive}, raws[molecules[0]], KCAL,
-                   official_splits=splits)
+    return Fixture(
+        f"rmd17/{molecules[0]}", {"rmd17.tar.bz2": archive}, raws[molecules[0]], KCAL, official_splits=splits
+    )
 
 
 #: md17 card molecule -> (official file name, fixture formula key) for the eight DFT sets
@@ -233,8 +234,13 @@ MD17_DFT_FILES = {
 }
 
 #: the five sGDML coupled-cluster archives of the md17 card: molecule -> fixture formula key
-MD17_CCSD = {"aspirin_ccsd": "aspirin", "benzene_ccsd_t": "benzene", "ethanol_ccsd_t": "ethanol",
-             "malonaldehyde_ccsd_t": "malonaldehyde", "toluene_ccsd_t": "toluene"}
+MD17_CCSD = {
+    "aspirin_ccsd": "aspirin",
+    "benzene_ccsd_t": "benzene",
+    "ethanol_ccsd_t": "ethanol",
+    "malonaldehyde_ccsd_t": "malonaldehyde",
+    "toluene_ccsd_t": "toluene",
+}
 
 
 def md17_dataset_files(n_frames: int = 4, ccsd: bool = False) -> dict[str, bytes]:

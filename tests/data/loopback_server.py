@@ -41,7 +41,7 @@ class LoopbackServer:
                 start = 0
                 status = 200
                 if owner.ranges and range_header and range_header.startswith("bytes="):
-                    first = range_header[len("bytes="):].split("-")[0]
+                    first = range_header[len("bytes=") :].split("-")[0]
                     start = int(first) if first.isdigit() else 0
                     if start >= len(data):
                         owner.log.append((name, range_header, 416))

@@ -19,8 +19,12 @@ from mlip_bench.errors import DatasetError
 def _frames(n: int = 3) -> list[Frame]:
     rng = np.random.default_rng(0)
     return [
-        Frame(positions=rng.normal(size=(3, 3)) * 2, numbers=np.array([8, 1, 1]), energy=-2000.0 + i,
-              forces=rng.normal(size=(3, 3)))
+        Frame(
+            positions=rng.normal(size=(3, 3)) * 2,
+            numbers=np.array([8, 1, 1]),
+            energy=-2000.0 + i,
+            forces=rng.normal(size=(3, 3)),
+        )
         for i in range(n)
     ]
 

@@ -78,7 +78,7 @@ def test_download_converts_each_dataset_to_ev(variant, tmp_path, warnings_seen):
     card = load_card(variant.split("/")[0])
     assert attrs["provenance"] == "download"
     assert attrs["card_version"] == card.card_version
-    (file_name, data), = fixture.files.items()
+    ((file_name, data),) = fixture.files.items()
     assert attrs["source_sha256"] == {file_name: sha(data)}
     # cards here pin no hashes: the first download records one and warns
     assert load_pins(tmp_path) == {f"{card.name}/{file_name}": sha(data)}
@@ -216,8 +216,9 @@ def test_mirror_directory(tmp_path):
     mirror.mkdir()
     for name, data in fixture.files.items():
         (mirror / name).write_bytes(data)
-    outcome = download_variant("rmd17/ethanol", root=tmp_path / "root", mirror=str(mirror), progress=False,
-                               warn=lambda m: None)
+    outcome = download_variant(
+        "rmd17/ethanol", root=tmp_path / "root", mirror=str(mirror), progress=False, warn=lambda m: None
+    )
     assert outcome.fetch is not None and outcome.fetch.source == str(mirror / "rmd17.tar.bz2")
     assert open_store("rmd17/ethanol", root=tmp_path / "root").n_frames == len(fixture.raw.energies)
 

@@ -92,8 +92,17 @@ def test_edge_vectors_on_a_batch_match_brute_force():
         cell = random_cell(rng, 2.0, 4.0) if any(pbc) else np.zeros((3, 3))
         n = 3 + k
         pos = rng.uniform(0, 1, size=(n, 3)) @ cell if any(pbc) else rng.uniform(-2, 2, size=(n, 3))
-        frames.append(Frame(positions=pos, numbers=np.full(n, 6), energy=-1.0, forces=np.zeros((n, 3)),
-                            cell=cell, pbc=np.asarray(pbc), index=k))
+        frames.append(
+            Frame(
+                positions=pos,
+                numbers=np.full(n, 6),
+                energy=-1.0,
+                forces=np.zeros((n, 3)),
+                cell=cell,
+                pbc=np.asarray(pbc),
+                index=k,
+            )
+        )
     graphs = [frame_to_graph(f, r_max, dtype=torch.float64) for f in frames]
     batch = collate(graphs)
     batch.pos.requires_grad_(True)
@@ -129,8 +138,13 @@ def test_fast_collate_gives_the_same_batch_as_torch_geometric():
 
     rng = np.random.default_rng(3)
     frames = [
-        Frame(positions=rng.uniform(0, 3, size=(n, 3)), numbers=rng.choice([1, 6, 8], size=n),
-              energy=float(rng.normal()), forces=rng.normal(size=(n, 3)), index=10 + k)
+        Frame(
+            positions=rng.uniform(0, 3, size=(n, 3)),
+            numbers=rng.choice([1, 6, 8], size=n),
+            energy=float(rng.normal()),
+            forces=rng.normal(size=(n, 3)),
+            index=10 + k,
+        )
         for k, n in enumerate((4, 7, 5))
     ]
     graphs = [frame_to_graph(f, 2.5) for f in frames]

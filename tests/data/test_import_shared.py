@@ -30,7 +30,9 @@ def root(tmp_path_factory):
 
 @pytest.mark.parametrize("molecule", sorted(MD17))
 def test_md17_subsets_with_their_train_val_test_files(root, molecule, capsys):
-    files = [str(SHARED_DATA / "md17" / f"mdbench_{molecule}_{part}_nequip_npz.npz") for part in ("train", "val", "test")]
+    files = [
+        str(SHARED_DATA / "md17" / f"mdbench_{molecule}_{part}_nequip_npz.npz") for part in ("train", "val", "test")
+    ]
     assert main(["import", *files, "--as", f"md17/{molecule}", "--root", str(root)]) == 0
     out = capsys.readouterr().out
     assert "2000 frames written" in out and "imported-subset" in out
@@ -55,10 +57,16 @@ def test_md17_subsets_with_their_train_val_test_files(root, molecule, capsys):
 
 def test_rmd17_ethanol_from_botnet_and_metatrain_files(root):
     botnet, meta = SHARED_DATA / "ethanol_botnet", SHARED_DATA / "rmd17_ethanol"
-    files = [botnet / "train.xyz", botnet / "test_MD.xyz", meta / "metatrain_ethanol_train_0.xyz",
-             meta / "metatrain_ethanol_train_1.xyz", meta / "metatrain_ethanol_reduced_100.xyz"]
-    result = import_variant(files, "rmd17/ethanol", root=root,
-                            file_energy_units={"metatrain_ethanol_reduced_100.xyz": "kcal/mol"})
+    files = [
+        botnet / "train.xyz",
+        botnet / "test_MD.xyz",
+        meta / "metatrain_ethanol_train_0.xyz",
+        meta / "metatrain_ethanol_train_1.xyz",
+        meta / "metatrain_ethanol_reduced_100.xyz",
+    ]
+    result = import_variant(
+        files, "rmd17/ethanol", root=root, file_energy_units={"metatrain_ethanol_reduced_100.xyz": "kcal/mol"}
+    )
     store = result.store
     assert store.n_frames == 4100
     assert store.n_frames - result.duplicates["n_redundant_frames"] == 4033  # distinct frames per PROVENANCE.md

@@ -52,8 +52,18 @@ def test_extxyz_info_and_arrays_in_kcal_per_mol(tmp_path):
 def test_extxyz_alternative_keys_calculator_and_frame_index(tmp_path):
     pos, z, e, f = _arrays(3)
     path = tmp_path / "ref.extxyz"
-    _write_xyz(path, pos, z, e, f, cell=np.eye(3) * 9.0, pbc=True, energy_key="REF_energy",
-               forces_key="REF_forces", extra=[{"frame": 100 + k} for k in range(3)])
+    _write_xyz(
+        path,
+        pos,
+        z,
+        e,
+        f,
+        cell=np.eye(3) * 9.0,
+        pbc=True,
+        energy_key="REF_energy",
+        forces_key="REF_forces",
+        extra=[{"frame": 100 + k} for k in range(3)],
+    )
     items = list(read_imported_frames(path))
     assert [i.source_index for i in items] == [100, 101, 102]
     np.testing.assert_allclose(items[1].frame.energy, e[1])
@@ -104,7 +114,15 @@ def test_npz_nequip_cell_pbc_and_per_frame_numbers(tmp_path):
     pos, z, e, f = _arrays(3)
     cells = np.stack([np.eye(3) * (5 + k) for k in range(3)])
     path = tmp_path / "periodic.npz"
-    np.savez(path, pos=pos, atomic_numbers=np.tile(z, (3, 1)), energy=e, forces=f, cell=cells, pbc=np.array([True, True, False]))
+    np.savez(
+        path,
+        pos=pos,
+        atomic_numbers=np.tile(z, (3, 1)),
+        energy=e,
+        forces=f,
+        cell=cells,
+        pbc=np.array([True, True, False]),
+    )
     frames = list(read_frames(path))
     assert frames[2].cell[0, 0] == 7.0 and list(frames[2].pbc) == [True, True, False]
 
@@ -168,14 +186,16 @@ def test_mlearn_json(tmp_path):
     pos, _, e, f = _arrays(2, n_atoms=2)
     records = []
     for k in range(2):
-        records.append({
-            "structure": {
-                "@class": "Structure",
-                "lattice": {"matrix": [[4.0, 0, 0], [0, 4.0, 0], [0, 0, 4.0]]},
-                "sites": [{"species": [{"element": "Si", "occu": 1}], "xyz": list(p)} for p in pos[k]],
-            },
-            "outputs": {"energy": e[k], "forces": f[k].tolist()},
-        })
+        records.append(
+            {
+                "structure": {
+                    "@class": "Structure",
+                    "lattice": {"matrix": [[4.0, 0, 0], [0, 4.0, 0], [0, 0, 4.0]]},
+                    "sites": [{"species": [{"element": "Si", "occu": 1}], "xyz": list(p)} for p in pos[k]],
+                },
+                "outputs": {"energy": e[k], "forces": f[k].tolist()},
+            }
+        )
     path = tmp_path / "Si_test.json"
     path.write_text(json.dumps(records))
     frames = list(read_frames(path))

@@ -54,8 +54,11 @@ def _check_invariants(split: Split, store: Store) -> None:
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    n_frames=st.integers(30, 80), n_copies=st.integers(0, 8), seed=st.integers(0, 2**31 - 1),
-    n_val=st.integers(1, 10), max_train=st.one_of(st.none(), st.integers(1, 10)),
+    n_frames=st.integers(30, 80),
+    n_copies=st.integers(0, 8),
+    seed=st.integers(0, 2**31 - 1),
+    n_val=st.integers(1, 10),
+    max_train=st.one_of(st.none(), st.integers(1, 10)),
 )
 def test_random_split_properties(n_frames, n_copies, seed, n_val, max_train):
     with tempfile.TemporaryDirectory() as tmp:
@@ -196,19 +199,36 @@ def test_split_without_extra_tests_keeps_its_old_hash(tmp_path):
     store = _store_with_duplicates(tmp_path, 60, 2, 21, subsets=["train"] * 40 + ["test"] * 20)
     split = make_split(store, seed=4, n_val=5)
     assert split.kind == "labelled" and split.extra_tests == {}
-    assert split.sha256 == _old_digest({
-        "name": split.name, "seed": split.seed, "store_sha256": split.store_sha256,
-        "train_pool": split.train_pool, "val": split.val, "test": split.test,
-    })
-    assert split.subset_sha256(10) == _old_digest({
-        "store_sha256": split.store_sha256, "train": split.train_pool[:10], "val": split.val, "test": split.test,
-    })
+    assert split.sha256 == _old_digest(
+        {
+            "name": split.name,
+            "seed": split.seed,
+            "store_sha256": split.store_sha256,
+            "train_pool": split.train_pool,
+            "val": split.val,
+            "test": split.test,
+        }
+    )
+    assert split.subset_sha256(10) == _old_digest(
+        {
+            "store_sha256": split.store_sha256,
+            "train": split.train_pool[:10],
+            "val": split.val,
+            "test": split.test,
+        }
+    )
     random_split = make_split(_store_with_duplicates(tmp_path, 80, 0, 22), seed=1, n_val=5)
     assert random_split.extra_tests == {}
-    assert random_split.sha256 == _old_digest({
-        "name": "default", "seed": 1, "store_sha256": random_split.store_sha256,
-        "train_pool": random_split.train_pool, "val": random_split.val, "test": random_split.test,
-    })
+    assert random_split.sha256 == _old_digest(
+        {
+            "name": "default",
+            "seed": 1,
+            "store_sha256": random_split.store_sha256,
+            "train_pool": random_split.train_pool,
+            "val": random_split.val,
+            "test": random_split.test,
+        }
+    )
     # a split file written before extra test sets existed (no "extra_tests" key) still loads
     data = split.to_dict()
     assert data["extra_tests"] == {}

@@ -77,7 +77,11 @@ def test_content_hash_is_stable_and_sensitive(tmp_path, frames_factory):
     frames[7].forces = frames[7].forces + 1e-9
     c = Store(write_store(tmp_path / "c.h5", frames, ATTRS))
     assert c.sha256 != a.sha256
-    labelled = Store(write_store(tmp_path / "d.h5", frames_factory(20, seed=4, n_atoms=(2, 5)), ATTRS, subsets=["train"] * 10 + ["test"] * 10))
+    labelled = Store(
+        write_store(
+            tmp_path / "d.h5", frames_factory(20, seed=4, n_atoms=(2, 5)), ATTRS, subsets=["train"] * 10 + ["test"] * 10
+        )
+    )
     assert labelled.sha256 != a.sha256
     assert list(labelled.subsets) == ["train"] * 10 + ["test"] * 10
 

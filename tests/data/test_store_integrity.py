@@ -95,8 +95,13 @@ def test_a_250_character_dataset_name_is_one_line(tmp_path):
 def _npz_bytes() -> bytes:
     buffer = io.BytesIO()
     frames = toy_model.morse_frames(4)
-    np.savez(buffer, R=np.array([f.positions for f in frames]), z=frames[0].numbers,
-             E=np.array([[f.energy] for f in frames]), F=np.array([f.forces for f in frames]))
+    np.savez(
+        buffer,
+        R=np.array([f.positions for f in frames]),
+        z=frames[0].numbers,
+        E=np.array([[f.energy] for f in frames]),
+        F=np.array([f.forces for f in frames]),
+    )
     return buffer.getvalue()
 
 

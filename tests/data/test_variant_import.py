@@ -19,15 +19,23 @@ def _npz(path, n_frames, seed, energy=-1000.0, copy_from=None):
     pos = rng.normal(size=(n_frames, 3, 3)) * 2
     if copy_from is not None:
         pos[0] = np.load(copy_from)["R"][0]  # a frame repeated from another file
-    np.savez(path, R=pos, z=np.array([8, 1, 1]), E=rng.normal(energy, 1.0, n_frames), F=rng.normal(size=(n_frames, 3, 3)))
+    np.savez(
+        path, R=pos, z=np.array([8, 1, 1]), E=rng.normal(energy, 1.0, n_frames), F=rng.normal(size=(n_frames, 3, 3))
+    )
     return path
 
 
 @pytest.mark.parametrize(
     "name, label",
-    [("mdbench_aspirin_train_nequip_npz.npz", "train"), ("test_MD.xyz", "test"), ("x_val.npz", "val"),
-     ("metatrain_ethanol_train_0.xyz", "train"), ("metatrain_ethanol_reduced_100.xyz", None),
-     ("deal_0.2_selected.xyz", None), ("validation-set.extxyz", "val")],
+    [
+        ("mdbench_aspirin_train_nequip_npz.npz", "train"),
+        ("test_MD.xyz", "test"),
+        ("x_val.npz", "val"),
+        ("metatrain_ethanol_train_0.xyz", "train"),
+        ("metatrain_ethanol_reduced_100.xyz", None),
+        ("deal_0.2_selected.xyz", None),
+        ("validation-set.extxyz", "val"),
+    ],
 )
 def test_subset_label_from_file_name(name, label):
     assert subset_label_from_name(name) == label
@@ -36,7 +44,9 @@ def test_subset_label_from_file_name(name, label):
 def test_cli_import_labels_units_duplicates(tmp_path, capsys):
     train = _npz(tmp_path / "mol_train.npz", 30, 1)
     test = _npz(tmp_path / "mol_test.npz", 20, 2, copy_from=train)
-    code = main(["import", str(train), str(test), "--as", "rmd17/ethanol", "--units", "kcal/mol", "--root", str(tmp_path / "r")])
+    code = main(
+        ["import", str(train), str(test), "--as", "rmd17/ethanol", "--units", "kcal/mol", "--root", str(tmp_path / "r")]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "test/train: 1" in out and "50 frames written" in out
@@ -90,7 +100,8 @@ def test_cli_bad_input_is_one_line_without_traceback(tmp_path):
     for args, code, message in cases:
         proc = subprocess.run(
             [sys.executable, "-m", "mlip_bench.cli", "import", *args, "--root", str(tmp_path)],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         assert proc.returncode == code, proc.stderr
         assert message in proc.stderr and "Traceback" not in proc.stderr

@@ -22,7 +22,9 @@ def test_serve_answers_on_loopback(tmp_path):
     build_site([FIXTURES / "xss-probe.json"], site, static_figures=False)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlip_bench.cli", "leaderboard", "serve", "--site", str(site), "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         line = proc.stdout.readline()

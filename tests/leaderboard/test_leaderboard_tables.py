@@ -82,9 +82,23 @@ def test_reproduced_rows_aggregate_seeds_and_mark_the_best_value():
 
 def _pv(**kw) -> PublishedValue:
     base = dict(
-        id="g/aspirin/force_mae", method="DimeNet", family="dimenet", match_families=("dimenet",), l_max=None, dataset="md17/aspirin",
-        n_train=1000, n_val=None, metric="force_mae", value=0.499 * 43.3641, unit="meV/Å", reported_value=0.499,
-        reported_unit="kcal/mol/Å", conversion_factor=43.3641, source="DimeNet", table="MD17", evidence="MEM-M",
+        id="g/aspirin/force_mae",
+        method="DimeNet",
+        family="dimenet",
+        match_families=("dimenet",),
+        l_max=None,
+        dataset="md17/aspirin",
+        n_train=1000,
+        n_val=None,
+        metric="force_mae",
+        value=0.499 * 43.3641,
+        unit="meV/Å",
+        reported_value=0.499,
+        reported_unit="kcal/mol/Å",
+        conversion_factor=43.3641,
+        source="DimeNet",
+        table="MD17",
+        evidence="MEM-M",
     )
     base.update(kw)
     return PublishedValue(**base)
@@ -94,8 +108,15 @@ def test_published_rows_keep_evidence_and_conversion_notes():
     rows = published_rows(
         [
             _pv(),
-            _pv(id="g/aspirin/energy_mae", metric="energy_mae", value=0.204 * 43.3641, unit="meV",
-                reported_value=0.204, reported_unit="kcal/mol", evidence="MEM-L"),
+            _pv(
+                id="g/aspirin/energy_mae",
+                metric="energy_mae",
+                value=0.204 * 43.3641,
+                unit="meV",
+                reported_value=0.204,
+                reported_unit="kcal/mol",
+                evidence="MEM-L",
+            ),
         ]
     )
     (row,) = rows
@@ -107,8 +128,18 @@ def test_published_rows_keep_evidence_and_conversion_notes():
 
 def test_energy_per_water_molecule_goes_to_the_per_atom_column():
     (row,) = published_rows(
-        [_pv(id="w/liquid/energy_rmse", dataset="water-deepmd/liquid", metric="energy_rmse", value=1.0,
-             unit="meV/H2O", reported_value=1.0, reported_unit="meV/H2O", conversion_factor=1.0)]
+        [
+            _pv(
+                id="w/liquid/energy_rmse",
+                dataset="water-deepmd/liquid",
+                metric="energy_rmse",
+                value=1.0,
+                unit="meV/H2O",
+                reported_value=1.0,
+                reported_unit="meV/H2O",
+                conversion_factor=1.0,
+            )
+        ]
     )
     assert row.values["energy_rmse_per_atom"].mean == pytest.approx(1.0 / 3)
     assert "meV/H2O" in row.notes["energy_rmse_per_atom"]
@@ -129,8 +160,7 @@ def test_extra_test_sets_get_their_own_columns_on_their_dataset_only():
         return record.model_copy(update={"metrics": {**record.metrics, "test_600K": metrics}})
 
     records = [
-        with_600k(make_record("nequip-l1", 450, seed, force_mae=40.0, dataset="3bpa"), 70.0 + seed)
-        for seed in (0, 1)
+        with_600k(make_record("nequip-l1", 450, seed, force_mae=40.0, dataset="3bpa"), 70.0 + seed) for seed in (0, 1)
     ] + [make_record("nequip-l1", 100, 0, dataset="md17/aspirin")]
     sections = {s.dataset: s for s in dataset_sections(records)}
     keys = [c.key for c in sections["3bpa"].columns]
@@ -144,7 +174,9 @@ def test_extra_test_sets_get_their_own_columns_on_their_dataset_only():
 
 
 def test_only_certified_points_enter_the_fit_and_their_own_means():
-    recs = [make_record(n_train=n, seed=s, force_mae=100.0 * (n / 100) ** -0.5) for n in (100, 300, 1000) for s in (0, 1)]
+    recs = [
+        make_record(n_train=n, seed=s, force_mae=100.0 * (n / 100) ** -0.5) for n in (100, 300, 1000) for s in (0, 1)
+    ]
     recs += [make_record(n_train=3000, seed=s, force_mae=90.0, certified=False) for s in (0, 1)]
     (curve,) = build_curves(recs)
     fit = curve.fit("force_mae")
@@ -167,7 +199,8 @@ def test_protocols_without_certified_runs_are_budget_studies_with_figures_and_ro
     assert {c.protocol: c.budget_study for c in curves} == {"plateau": False, "short": True}
     figures = group_figures(curves)
     assert sorted((f.budget_study, [c.protocol for c in f.curves]) for f in figures) == [
-        (False, ["plateau"]), (True, ["short"])
+        (False, ["plateau"]),
+        (True, ["short"]),
     ]
     assert len({f.key for f in figures}) == 2
     (section,) = dataset_sections(plateau + short)

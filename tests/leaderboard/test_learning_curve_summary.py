@@ -9,7 +9,9 @@ from tests.leaderboard.leaderboard_records import FIXTURES, REPO, make_record
 
 
 def _summary():
-    spec = importlib.util.spec_from_file_location("learning_curve_summary", REPO / "scripts" / "learning_curve_summary.py")
+    spec = importlib.util.spec_from_file_location(
+        "learning_curve_summary", REPO / "scripts" / "learning_curve_summary.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -38,7 +40,9 @@ def test_budget_study_is_printed_apart_without_slopes(tmp_path, capsys):
     for model, l_max in (("nequip-l1", 1), ("nequip-l0", 0)):
         for n in (50, 150, 350, 950):
             for seed in (0, 1):
-                rec = make_record(model, n, seed, 100.0 * (n / 50) ** -0.2, l_max=l_max, protocol="short", certified=None)
+                rec = make_record(
+                    model, n, seed, 100.0 * (n / 50) ** -0.2, l_max=l_max, protocol="short", certified=None
+                )
                 write_record(rec, tmp_path)
     _summary().main([str(tmp_path)])
     out = capsys.readouterr().out

@@ -21,11 +21,24 @@ def test_paper_tables_are_all_there_with_tags_and_units():
     pub = load_published(PUBLISHED)
     ids = {v.id for v in pub.values}
     # the rMD17 table: NequIP and every compared method, energy and force for each of 10 molecules
-    for group in ("rmd17-nequip-l3", "rmd17-ace", "rmd17-fchl19", "rmd17-gap", "rmd17-ani-pretrained", "rmd17-ani-random"):
+    for group in (
+        "rmd17-nequip-l3",
+        "rmd17-ace",
+        "rmd17-fchl19",
+        "rmd17-gap",
+        "rmd17-ani-pretrained",
+        "rmd17-ani-random",
+    ):
         assert sum(i.startswith(group + "/") for i in ids) == 20, group
     # invariant baselines of FACTS §6 (PaiNN has no benzene) and the DeePMD water reference
-    for group, count in (("md17-sgdml", 16), ("md17-schnet", 16), ("md17-dimenet", 16), ("md17-painn", 14),
-                         ("water-deepmd-reference", 8), ("md17-nequip-l3", 4)):
+    for group, count in (
+        ("md17-sgdml", 16),
+        ("md17-schnet", 16),
+        ("md17-dimenet", 16),
+        ("md17-painn", 14),
+        ("water-deepmd-reference", 8),
+        ("md17-nequip-l3", 4),
+    ):
         assert sum(i.startswith(group + "/") for i in ids) == count, group
     for v in pub.values:
         assert v.unit in {"meV", "meV/atom", "meV/H2O", "meV/Å"}
@@ -71,7 +84,10 @@ def _write(tmp_path, mutate):
     "mutate, words",
     [
         (lambda raw: raw["groups"][0].update(evidence="MEM-X"), ["groups.0.evidence"]),
-        (lambda raw: raw["groups"][0]["reported_units"].update(force_mae="kcal/mol"), ["does not fit metric force_mae"]),
+        (
+            lambda raw: raw["groups"][0]["reported_units"].update(force_mae="kcal/mol"),
+            ["does not fit metric force_mae"],
+        ),
         (lambda raw: raw["groups"][0]["rows"]["aspirin"].update(force_mae=-1.0), ["groups.0.rows.aspirin.force_mae"]),
         (lambda raw: raw["groups"].append(raw["groups"][0]), ["duplicate group ids"]),
         (lambda raw: raw["claims"][0].pop("than"), ["needs a 'than' selector"]),

@@ -40,8 +40,15 @@ CPU_SIZE = {"name": "nequip-l1-cpu", "hyperparameters": {"l_max": 1, "num_layers
 
 def _nequip(n=950, seed=0, f=8.2, protocol="paper", l_max=3, config=None, **kw):
     return make_record(
-        "nequip-l3", n, seed, f, dataset="rmd17/aspirin", protocol=protocol, l_max=l_max,
-        model_config_full=config or PAPER_SIZE, **kw,
+        "nequip-l3",
+        n,
+        seed,
+        f,
+        dataset="rmd17/aspirin",
+        protocol=protocol,
+        l_max=l_max,
+        model_config_full=config or PAPER_SIZE,
+        **kw,
     )
 
 
@@ -112,8 +119,9 @@ def test_low_confidence_numbers_are_never_targets():
 
 def test_schnetpack_schnet_runs_compare_with_schnet_numbers_but_dimenetpp_not_with_dimenet():
     schnet = VALUES["md17-schnet/aspirin/force_mae"]  # 1.35 kcal/mol/Å
-    rec = make_record("schnetpack-schnet", 1000, 0, 1.35 * 43.3641, dataset="md17/aspirin", l_max=None,
-                      family="schnetpack-schnet")
+    rec = make_record(
+        "schnetpack-schnet", 1000, 0, 1.35 * 43.3641, dataset="md17/aspirin", l_max=None, family="schnetpack-schnet"
+    )
     assert check_number(schnet, [rec], 0.15).status == REPRODUCED
     dimenet = VALUES["md17-dimenet/aspirin/force_mae"]
     pp = make_record("dimenet++", 1000, 0, 21.6, dataset="md17/aspirin", l_max=None, family="dimenet++")
@@ -152,8 +160,9 @@ def _curve(model, l_max, slope, f0, seeds=(0, 1, 2), family=None, seed_slope=Non
         b = slope + (seed_slope or {}).get(seed, 0.0)
         for i, n in enumerate(SIZES):
             f = f0 * (n / 50) ** b * WOBBLE[seed % 3][i]
-            out.append(make_record(model, n, seed, f, l_max=l_max, family=family,
-                                   certified=(n, seed) not in uncertified, **kw))
+            out.append(
+                make_record(model, n, seed, f, l_max=l_max, family=family, certified=(n, seed) not in uncertified, **kw)
+            )
     return out
 
 
@@ -170,8 +179,10 @@ def test_steeper_holds_only_when_the_difference_interval_excludes_zero():
     (cmp,) = check.comparisons
     assert cmp.difference.method == PAIRED and cmp.difference.ci_high < 0
     assert "nequip-l1 [paper] − nequip-l0 [paper]" in check.detail and "→ holds" in check.detail
-    by_ds = {c.dataset: c.status for c in check_claim(CLAIMS["lc-equivariant-steeper-than-l0"],
-                                                      group_figures(build_curves(steep + shallow)))}
+    by_ds = {
+        c.dataset: c.status
+        for c in check_claim(CLAIMS["lc-equivariant-steeper-than-l0"], group_figures(build_curves(steep + shallow)))
+    }
     assert by_ds["water"] == NOT_RUN
     same = _curve("nequip-l0", 0, -0.55, 90.0, seed_slope={0: 0.03, 1: -0.04, 2: 0.0})
     assert _check("lc-equivariant-steeper-than-l0", steep + same).status == INCONCLUSIVE
@@ -252,7 +263,8 @@ def test_budget_study_curves_are_not_comparable():
     short = [
         make_record(model, n, s, f0 * (n / 50) ** b, l_max=l_max, protocol="short", certified=None)
         for model, l_max, b, f0 in (("nequip-l1", 1, -0.26, 90.0), ("nequip-l0", 0, -0.15, 100.0))
-        for n in SIZES for s in (0, 1, 2)
+        for n in SIZES
+        for s in (0, 1, 2)
     ]
     curves = build_curves(short)
     assert all(c.budget_study for c in curves)
@@ -260,15 +272,23 @@ def test_budget_study_curves_are_not_comparable():
     assert check.status == NOT_COMPARABLE
     assert "budget-study" in check.detail and "short" in check.detail
     # with certified curves beside them, the budget study is ignored
-    certified = _curve("nequip-l1", 1, -0.55, 80.0, protocol="plateau") + _curve("nequip-l0", 0, -0.30, 90.0, protocol="plateau")
-    checks = [c for c in check_claim(CLAIMS["lc-equivariant-steeper-than-l0"], group_figures(build_curves(short + certified)))
-              if c.dataset == "md17/aspirin"]
+    certified = _curve("nequip-l1", 1, -0.55, 80.0, protocol="plateau") + _curve(
+        "nequip-l0", 0, -0.30, 90.0, protocol="plateau"
+    )
+    checks = [
+        c
+        for c in check_claim(CLAIMS["lc-equivariant-steeper-than-l0"], group_figures(build_curves(short + certified)))
+        if c.dataset == "md17/aspirin"
+    ]
     assert [c.status for c in checks] == [HOLDS]
     assert "[short]" not in checks[0].detail
     # a certified figure that cannot decide it ("not run") beside a budget study: not comparable
     lone = [r for r in _curve("nequip-l0", 0, -0.30, 90.0, protocol="plateau") if r.n_train == 50]
-    checks = [c for c in check_claim(CLAIMS["lc-equivariant-steeper-than-l0"], group_figures(build_curves(short + lone)))
-              if c.dataset == "md17/aspirin"]
+    checks = [
+        c
+        for c in check_claim(CLAIMS["lc-equivariant-steeper-than-l0"], group_figures(build_curves(short + lone)))
+        if c.dataset == "md17/aspirin"
+    ]
     assert [c.status for c in checks] == [NOT_COMPARABLE] and "nequip-l1 [short]" in checks[0].detail
 
 

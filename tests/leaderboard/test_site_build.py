@@ -118,9 +118,9 @@ def test_run_page_has_provenance_and_a_reproduce_command(site):
 
 
 def test_reproduce_command_quotes_hostile_names():
-    from tests.leaderboard.leaderboard_records import make_record
-
     import shlex
+
+    from tests.leaderboard.leaderboard_records import make_record
 
     cmd = reproduce_command(make_record(model="x; rm -rf ~", seed=2, n_train=950))
     words = shlex.split(cmd)  # the hostile name stays one quoted argument
@@ -177,7 +177,9 @@ def test_rebuild_replaces_a_site_but_never_a_foreign_folder(tmp_path):
 
 def test_replication_markdown_is_rendered_with_raw_html_escaped(tmp_path):
     md = tmp_path / "REPLICATION.md"
-    md.write_text("# Status\n\n| molecule | F MAE |\n|---|---|\n| aspirin | 8.9 |\n\n<script>alert(3)</script>\n[x](javascript:alert(4))\n")
+    md.write_text(
+        "# Status\n\n| molecule | F MAE |\n|---|---|\n| aspirin | 8.9 |\n\n<script>alert(3)</script>\n[x](javascript:alert(4))\n"
+    )
     build_site([FIXTURES / "xss-probe.json"], tmp_path / "site", replication_md=md, static_figures=False)
     page = (tmp_path / "site" / "replication.html").read_text()
     assert "<table>" in page and "<td>aspirin</td>" in page
@@ -193,7 +195,10 @@ def test_static_svg_fallbacks(tmp_path):
     svgs = sorted((out / "figures").glob("*.svg"))
     curve_svgs = [p for p in svgs if not p.name.startswith("run-")]
     # md17/aspirin: one SVG per panel (force, energy); rmd17/ethanol has one size: a table, no figure
-    assert len(curve_svgs) == 2 and {p.name.rsplit("-", 1)[1] for p in curve_svgs} == {"force_mae.svg", "energy_mae.svg"}
+    assert len(curve_svgs) == 2 and {p.name.rsplit("-", 1)[1] for p in curve_svgs} == {
+        "force_mae.svg",
+        "energy_mae.svg",
+    }
     run_svgs = [p for p in svgs if p.name.startswith("run-")]
     assert len(run_svgs) == 2  # the two records with parity samples
     for p in svgs:
@@ -244,16 +249,24 @@ def test_budget_study_and_still_improving_points_on_the_pages(tmp_path):
     results = tmp_path / "results"
     for n in (50, 150, 950):
         for seed in (0, 1, 2):
-            write_record(make_record("nequip-l1", n, seed, 80.0 * (n / 50) ** -0.5, protocol="plateau",
-                                     certified=(n, seed) != (950, 2)), results)
-            write_record(make_record("nequip-l1", n, seed, 90.0 * (n / 50) ** -0.2, protocol="short",
-                                     certified=None), results)
+            write_record(
+                make_record(
+                    "nequip-l1", n, seed, 80.0 * (n / 50) ** -0.5, protocol="plateau", certified=(n, seed) != (950, 2)
+                ),
+                results,
+            )
+            write_record(
+                make_record("nequip-l1", n, seed, 90.0 * (n / 50) ** -0.2, protocol="short", certified=None), results
+            )
     out = tmp_path / "site"
     build_site([results], out)
     index = (out / "index.html").read_text()
     main = index.split('id="t-ds-md17-aspirin"', 1)[1].split("</table>", 1)[0]
     budget = index.split('id="t-budget-ds-md17-aspirin"', 1)[1].split("</table>", 1)[0]
-    assert main.count('class="protocol-link" href="protocols.html#protocol-plateau"') == 3 and "#protocol-short" not in main
+    assert (
+        main.count('class="protocol-link" href="protocols.html#protocol-plateau"') == 3
+        and "#protocol-short" not in main
+    )
     assert budget.count('href="protocols.html#protocol-short"') == 3 and "#protocol-plateau" not in budget
     assert "optimiser steps" in main and "still improving" in budget
     assert "2 of 3 certified" in main and ">certified</span>" in main
@@ -262,8 +275,10 @@ def test_budget_study_and_still_improving_points_on_the_pages(tmp_path):
 
     curves = (out / "curves.html").read_text()
     converged, budget_part = curves.split('id="budget-study"', 1)
-    specs = [json.loads(chunk.split(">", 1)[1].split("</script>", 1)[0])
-             for chunk in curves.split('<script type="application/json"')[1:]]
+    specs = [
+        json.loads(chunk.split(">", 1)[1].split("</script>", 1)[0])
+        for chunk in curves.split('<script type="application/json"')[1:]
+    ]
     hollow = [t for s in specs for t in s["data"] if t["meta"]["points"] == "still improving"]
     filled = [t for s in specs for t in s["data"] if t["meta"]["points"] == "certified"]
     assert all(t["marker"]["symbol"].endswith("-open") for t in hollow)

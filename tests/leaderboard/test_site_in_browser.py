@@ -3,28 +3,35 @@ links resolve, hostile names stay text. Screenshots go to test-artifacts/leaderb
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
-import csv
-import json
-
 from mlip_bench.leaderboard.build import build_site, run_page_name
 from tests.leaderboard.leaderboard_records import FIXTURES, REPO
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 XSS = "<script>alert(1)</script>"
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed at /usr/bin/chromium (apt-get install chromium; .ci/run does it)"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="Debian chromium not installed at /usr/bin/chromium (apt-get install chromium; .ci/run does it)",
+    ),
 ]
 
 
@@ -117,7 +124,9 @@ def test_index_sorts_filters_and_links(site, browser, artifacts):
     hrefs = page.eval_on_selector_all("a.run-link", "as => as.map(a => a.href)")
     assert len(hrefs) == 37  # complete runs: 36 + XSS probe
     # the convergence column: certified rows and the still-improving ones (l = 0 at 950, all seeds)
-    conv = page.eval_on_selector_all(f"#{table} tbody tr[data-kind='reproduced'] td.convergence", "cs => cs.map(c => c.textContent.trim())")
+    conv = page.eval_on_selector_all(
+        f"#{table} tbody tr[data-kind='reproduced'] td.convergence", "cs => cs.map(c => c.textContent.trim())"
+    )
     assert conv.count("still improving") == 1 and conv.count("2 of 3 certified") == 1
     assert conv.count("certified") == len(conv) - 2
     for href in hrefs:
@@ -133,10 +142,14 @@ def test_index_sorts_filters_and_links(site, browser, artifacts):
 def test_learning_curves_have_one_trace_per_model(site, browser, artifacts):
     p = Page(browser)
     page = p.open(site / "curves.html")
-    page.wait_for_function("document.querySelectorAll('.plot[data-rendered]').length === document.querySelectorAll('.plot').length")
+    page.wait_for_function(
+        "document.querySelectorAll('.plot[data-rendered]').length === document.querySelectorAll('.plot').length"
+    )
     section = page.locator("section.curve-figure", has_text="md17/aspirin").first
     plot_id = section.locator(".plot").first.get_attribute("id")
-    names = page.evaluate(f"document.getElementById('{plot_id}').data.filter(t => t.meta.points === 'certified').map(t => t.name)")
+    names = page.evaluate(
+        f"document.getElementById('{plot_id}').data.filter(t => t.meta.points === 'certified').map(t => t.name)"
+    )
     assert len(names) == 3
     assert sorted(n.split(" ")[0] for n in names) == ["nequip-l0", "nequip-l1", "schnet"]
     assert all("slope" in n for n in names)
@@ -166,7 +179,9 @@ def test_learning_curves_have_one_trace_per_model(site, browser, artifacts):
     assert any("n=950 s0, n=950 s1, n=950 s2" in t for t in slopes)
     # the XSS model name in a legend is text, not markup
     # (rmd17/ethanol has one training size: a table, where the XSS model name is text too)
-    ethanol_table = page.locator("section.curve-figure", has_text="rmd17/ethanol").locator("table.single-size").inner_text()
+    ethanol_table = (
+        page.locator("section.curve-figure", has_text="rmd17/ethanol").locator("table.single-size").inner_text()
+    )
     assert XSS in ethanol_table
     page.screenshot(path=str(artifacts / "curves.png"), full_page=True)
     assert p.problems == []
@@ -216,7 +231,7 @@ def _page_types(site: Path) -> dict[str, Path]:
         "cite": site / "cite.html",
         "model": site / "models" / "nequip-l1.html",
         "run": site / "runs" / run_page_name("nequip-l1-md17-aspirin-n950-s0-paper"),
-        "failed run": site / "runs" / run_page_name('schnet-md17-aspirin-n150-s3-paper'),
+        "failed run": site / "runs" / run_page_name("schnet-md17-aspirin-n150-s3-paper"),
     }
 
 
@@ -306,7 +321,9 @@ def test_csv_and_json_downloads_match_the_table(site, browser):
 def test_every_learning_curve_figure_has_its_band_and_the_published_points(site, browser, artifacts):
     p = Page(browser)
     page = p.open(site / "curves.html")
-    page.wait_for_function("document.querySelectorAll('.plot[data-rendered]').length === document.querySelectorAll('.plot').length")
+    page.wait_for_function(
+        "document.querySelectorAll('.plot[data-rendered]').length === document.querySelectorAll('.plot').length"
+    )
     plots = page.eval_on_selector_all(".plot", "ps => ps.map(p => p.id)")
     assert plots
     for plot_id in plots:

@@ -11,8 +11,28 @@ from mlip_bench.results.md_schema import MDRecord
 def test_md_command_writes_a_record_and_a_figure(trained, checkpoint, tmp_path, capsys):
     root, results, rid = trained
     out = tmp_path / "md"
-    args = ["md", str(checkpoint), "--steps", "12", "--replicas", "2", "--temperature", "300", "--seed", "1",
-            "--timestep", "0.5", "--ensemble", "nvt", "--out", str(out), "--root", str(root), "--threads", "1"]
+    args = [
+        "md",
+        str(checkpoint),
+        "--steps",
+        "12",
+        "--replicas",
+        "2",
+        "--temperature",
+        "300",
+        "--seed",
+        "1",
+        "--timestep",
+        "0.5",
+        "--ensemble",
+        "nvt",
+        "--out",
+        str(out),
+        "--root",
+        str(root),
+        "--threads",
+        "1",
+    ]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "stable" in text and "steps/s" in text and "record:" in text
@@ -28,8 +48,10 @@ def test_md_command_errors_are_one_line(trained, tmp_path, capsys):
     assert main(["md", "nosuch-run", "--results", str(results), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: nosuch-run: neither a checkpoint")
-    assert main(["md", rid, "--results", str(results), "--root", str(root), "--dataset", "toybox",
-                 "--out", str(tmp_path)]) == 6
+    assert (
+        main(["md", rid, "--results", str(results), "--root", str(root), "--dataset", "toybox", "--out", str(tmp_path)])
+        == 6
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "species mismatch" in err[0]
     assert main(["md", rid, "--results", str(results), "--ensemble", "npt", "--out", str(tmp_path)]) == 2

@@ -9,13 +9,20 @@ import pytest
 import torch
 
 from mlip_bench.errors import ModelError
-from mlip_bench.md.runner import MDSettingsInput, STATE_DIR, md_record_path, read_md_record, run_md
+from mlip_bench.md.runner import STATE_DIR, MDSettingsInput, md_record_path, read_md_record, run_md
 from mlip_bench.results.md_schema import MDRecord
 
 
 def settings(**kw) -> MDSettingsInput:
-    base = dict(steps=40, replicas=2, timestep_fs=0.5, temperature_k=300.0, sample_every=5, checkpoint_every=10,
-                max_reference_frames=60)
+    base = dict(
+        steps=40,
+        replicas=2,
+        timestep_fs=0.5,
+        temperature_k=300.0,
+        sample_every=5,
+        checkpoint_every=10,
+        max_reference_frames=60,
+    )
     base.update(kw)
     return MDSettingsInput(**base)
 
@@ -136,8 +143,8 @@ def test_species_mismatch_is_one_typed_line(trained, tmp_path):
     with pytest.raises(ModelError, match=r"species mismatch: .* trained on H, C, O; dataset toybox also has Cu") as err:
         run_md(rid, settings(), tmp_path, results=[results], root=root, dataset="toybox")
     assert "\n" not in str(err.value)
-    from ase.io import write
     from ase import Atoms
+    from ase.io import write
 
     write(tmp_path / "licl.xyz", Atoms("LiCl", positions=[[0, 0, 0], [2.1, 0, 0]]))
     with pytest.raises(ModelError, match="also has Li, Cl"):
@@ -145,9 +152,9 @@ def test_species_mismatch_is_one_typed_line(trained, tmp_path):
 
 
 def test_periodic_system_gets_rdfs_and_says_what_is_missing(trained, tmp_path):
-    import mlip_bench.models.registry as registry
     import toy_model
 
+    import mlip_bench.models.registry as registry
     from mlip_bench.train.harness import run_cell
 
     root, _, _ = trained
@@ -157,8 +164,13 @@ def test_periodic_system_gets_rdfs_and_says_what_is_missing(trained, tmp_path):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(registry, "BASELINES_DIR", folder)
         run = run_cell("pairmlp", "toybox", 5, 0, "smoke", results, root=root, overrides={"max_steps": 3})
-    record = run_md(run.run_id, settings(steps=10, replicas=1, max_reference_frames=10), tmp_path / "md",
-                    results=[results], root=root)
+    record = run_md(
+        run.run_id,
+        settings(steps=10, replicas=1, max_reference_frames=10),
+        tmp_path / "md",
+        results=[results],
+        root=root,
+    )
     ob = record.observables
     assert record.system["kind"] == "periodic" and record.stability.min_distance_a == 0.5
     assert set(ob.rdf_mae) == {"Cu-Cu"} and ob.rdf_mae_mean is not None

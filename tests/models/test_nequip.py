@@ -19,9 +19,13 @@ from mlip_bench.models.nequip.interaction import AngularCoupling
 from mlip_bench.models.potential import DatasetStatistics
 from mlip_bench.models.registry import ModelConfig, available_models, build_potential, load_model_config
 
-STATS = DatasetStatistics(species=[1, 6, 8], e0_ev=[-13.6, -1030.0, -2040.0], force_rms_ev_per_a=1.3, avg_num_neighbors=4.0)
+STATS = DatasetStatistics(
+    species=[1, 6, 8], e0_ev=[-13.6, -1030.0, -2040.0], force_rms_ev_per_a=1.3, avg_num_neighbors=4.0
+)
 #: E0 = 0 so that the 1e-10 relative energy tolerance applies to the interaction energy itself
-PHYSICS_STATS = DatasetStatistics(species=[1, 6, 8], e0_ev=[0.0, 0.0, 0.0], force_rms_ev_per_a=1.3, avg_num_neighbors=4.0)
+PHYSICS_STATS = DatasetStatistics(
+    species=[1, 6, 8], e0_ev=[0.0, 0.0, 0.0], force_rms_ev_per_a=1.3, avg_num_neighbors=4.0
+)
 TRICLINIC = np.array([[3.1, 0.0, 0.0], [0.6, 3.3, 0.0], [0.4, -0.5, 3.6]])
 
 
@@ -104,8 +108,12 @@ def test_coupling_equals_e3nn_uvu_tensor_product(l1, l2, l3):
     ours = torch.einsum("erm,em->er", a[:, row : row + 2 * l3 + 1], x)
     p1, p2 = (-1) ** l1, (-1) ** l2
     tp = o3.TensorProduct(
-        o3.Irreps([(1, (l1, p1))]), o3.Irreps([(1, (l2, p2))]), o3.Irreps([(1, (l3, p1 * p2))]),
-        [(0, 0, 0, "uvu", True)], shared_weights=False, internal_weights=False,
+        o3.Irreps([(1, (l1, p1))]),
+        o3.Irreps([(1, (l2, p2))]),
+        o3.Irreps([(1, (l3, p1 * p2))]),
+        [(0, 0, 0, "uvu", True)],
+        shared_weights=False,
+        internal_weights=False,
     ).to(torch.float64)
     sh_l2 = sh[:, l2 * l2 : (l2 + 1) ** 2]
     reference = tp(x, sh_l2, torch.ones(7, tp.weight_numel, dtype=torch.float64))
@@ -167,8 +175,16 @@ def test_neighbor_normalization_auto_uses_statistics_and_number_overrides():
 
 def test_paper_and_cpu_configs_build():
     names = [n for n in available_models() if n.startswith("nequip-")]
-    for required in ["nequip-l0", "nequip-l1", "nequip-l2", "nequip-l3", "nequip-l2-periodic",
-                     "nequip-l0-cpu", "nequip-l1-cpu", "nequip-l2-cpu"]:
+    for required in [
+        "nequip-l0",
+        "nequip-l1",
+        "nequip-l2",
+        "nequip-l3",
+        "nequip-l2-periodic",
+        "nequip-l0-cpu",
+        "nequip-l1-cpu",
+        "nequip-l2-cpu",
+    ]:
         assert required in names
     paper = load_model_config("nequip-l3")
     assert paper.r_max == 4.0 and paper.hyperparameters["num_layers"] == 5

@@ -9,7 +9,9 @@ from mlip_bench.models.parameter_count import effective_parameter_count, paramet
 from mlip_bench.models.potential import DatasetStatistics
 from mlip_bench.models.registry import build_potential, load_model_config
 
-STATS = DatasetStatistics(species=[1, 6, 8], e0_ev=[-13.6, -1030.0, -2040.0], force_rms_ev_per_a=1.3, avg_num_neighbors=4.0)
+STATS = DatasetStatistics(
+    species=[1, 6, 8], e0_ev=[-13.6, -1030.0, -2040.0], force_rms_ev_per_a=1.3, avg_num_neighbors=4.0
+)
 
 
 def _potential(name: str):
@@ -19,7 +21,9 @@ def _potential(name: str):
 
 def molecule_frames(n: int) -> list[Frame]:
     rng = np.random.default_rng(0)
-    return [Frame(positions=rng.uniform(0.0, 3.0, size=(6, 3)), numbers=rng.choice([1, 6, 8], size=6)) for _ in range(n)]
+    return [
+        Frame(positions=rng.uniform(0.0, 3.0, size=(6, 3)), numbers=rng.choice([1, 6, 8], size=6)) for _ in range(n)
+    ]
 
 
 def test_paper_l1_model_counts_741086_effective_parameters():

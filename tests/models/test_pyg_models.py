@@ -49,15 +49,20 @@ def _one_thread():
 
 def _statistics() -> DatasetStatistics:
     return DatasetStatistics(
-        species=[1, 6, 8, 14], e0_ev=[-13.6, -1029.0, -2041.0, -7800.0],
-        force_rms_ev_per_a=1.3, avg_num_neighbors=6.0,
+        species=[1, 6, 8, 14],
+        e0_ev=[-13.6, -1029.0, -2041.0, -7800.0],
+        force_rms_ev_per_a=1.3,
+        avg_num_neighbors=6.0,
     )
 
 
 def _potential(model: str, dtype: str = "float64", r_max: float = R_MAX, **hyper):
     torch.manual_seed(0)
     config = ModelConfig(
-        name=f"{model}-tiny", model=model, r_max=r_max, dtype=dtype,
+        name=f"{model}-tiny",
+        model=model,
+        r_max=r_max,
+        dtype=dtype,
         hyperparameters={**TINY[model], **hyper},
     )
     return build_potential(config, _statistics())
@@ -114,7 +119,9 @@ def test_periodic_cell_images_and_supercell(model):
     # moving an atom by a lattice vector changes nothing
     moved = Frame(
         positions=frame.positions + np.array([[0, 0, 0], [1, 0, 0], [0, -1, 1]]) @ frame.cell,
-        numbers=frame.numbers, cell=frame.cell, pbc=frame.pbc,
+        numbers=frame.numbers,
+        cell=frame.cell,
+        pbc=frame.pbc,
     )
     e1 = potential(collate([frame_to_graph(frame, R_MAX, torch.float64)]))["energy"]
     e2 = potential(collate([frame_to_graph(moved, R_MAX, torch.float64)]))["energy"]
@@ -179,23 +186,35 @@ def test_float32_training_step_reaches_every_weight(model):
     assert out["forces"].dtype == torch.float32 and out["forces"].shape == (batch.num_nodes, 3)
     loss = out["forces"].pow(2).mean() + out["energy"].pow(2).mean() * 0
     loss.backward()
-    no_grad = [name for name, p in potential.network.named_parameters()
-               if p.grad is None or not torch.isfinite(p.grad).all()]
+    no_grad = [
+        name for name, p in potential.network.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()
+    ]
     assert no_grad == []
-    assert all(float(p.grad.abs().sum()) > 0 for n, p in potential.network.named_parameters()
-               if "interactions.0" in n or "interaction_blocks.0" in n)
+    assert all(
+        float(p.grad.abs().sum()) > 0
+        for n, p in potential.network.named_parameters()
+        if "interactions.0" in n or "interaction_blocks.0" in n
+    )
 
 
 def test_baseline_configs_hold_the_published_sizes():
     schnet = load_model_config("schnet")
     assert schnet.model == "schnet" and schnet.r_max == 5.0
     assert schnet.hyperparameters == {
-        "hidden_channels": 128, "num_filters": 128, "num_interactions": 6, "num_gaussians": 50,
+        "hidden_channels": 128,
+        "num_filters": 128,
+        "num_interactions": 6,
+        "num_gaussians": 50,
     }
     dimenet = load_model_config("dimenet++")
     assert dimenet.r_max == 5.0
     hp = dimenet.hyperparameters
-    assert (hp["hidden_channels"], hp["out_emb_channels"], hp["int_emb_size"], hp["basis_emb_size"]) == (128, 256, 64, 8)
+    assert (hp["hidden_channels"], hp["out_emb_channels"], hp["int_emb_size"], hp["basis_emb_size"]) == (
+        128,
+        256,
+        64,
+        8,
+    )
     assert (hp["num_blocks"], hp["num_spherical"], hp["num_radial"], hp["envelope_exponent"]) == (4, 7, 6, 5)
     assert (hp["num_before_skip"], hp["num_after_skip"], hp["num_output_layers"]) == (1, 2, 3)
     schnet_network = build_potential(schnet, _statistics()).network
@@ -264,8 +283,7 @@ def test_checkpoint_round_trip_and_copy_give_the_same_predictions(model):
 def test_dimenet_trains_on_a_perfect_lattice_with_collinear_triplets():
     """Simple cubic silicon: every triplet is at 0, 90 or 180 degrees. Forces vanish by symmetry
     and a force-loss step still gives finite gradients (atan2 of a zero cross product)."""
-    frame = Frame(positions=np.zeros((1, 3)), numbers=np.array([14]), cell=np.eye(3) * 2.5,
-                  pbc=np.ones(3, bool))
+    frame = Frame(positions=np.zeros((1, 3)), numbers=np.array([14]), cell=np.eye(3) * 2.5, pbc=np.ones(3, bool))
     potential = _potential("dimenet++", r_max=5.2)
     batch = collate([frame_to_graph(frame, 5.2, torch.float64)])
     out = potential(batch, training=True)

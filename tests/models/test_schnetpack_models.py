@@ -35,6 +35,7 @@ TINY = {"n_atom_basis": 16, "n_interactions": 2, "n_rbf": 8}
 
 # -- the shim (no schnetpack needed) ----------------------------------------------------------
 
+
 def test_shim_restores_T_co_idempotently(monkeypatch):
     import torch.utils.data.dataloader as dataloader
 
@@ -70,24 +71,31 @@ def test_networks_are_registered_and_say_how_to_install_when_schnetpack_is_missi
 
 # -- the adapter (needs the extra) ------------------------------------------------------------
 
+
 @pytest.mark.skipif(importlib.util.find_spec("schnetpack") is None, reason="optional extra not installed")
 def test_schnetpack_imports_only_with_the_shim():
     """Fresh interpreters: plain ``import schnetpack`` fails under torch 2.13, through the shim it works."""
     plain = subprocess.run(
-        [sys.executable, "-c",
-         "import sys, torch.utils.data.dataloader as d\n"
-         "if hasattr(d, 'T_co'): sys.exit(3)\n"
-         "import schnetpack"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, torch.utils.data.dataloader as d\nif hasattr(d, 'T_co'): sys.exit(3)\nimport schnetpack",
+        ],
+        capture_output=True,
+        text=True,
     )
     if plain.returncode == 3:
         pytest.skip("this torch still defines T_co; the shim is a no-op here")
     assert plain.returncode != 0 and "T_co" in plain.stderr
     shimmed = subprocess.run(
-        [sys.executable, "-c",
-         "from mlip_bench.models.schnetpack_compat import import_schnetpack; "
-         "print(import_schnetpack().representation.PaiNN.__name__)"],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "from mlip_bench.models.schnetpack_compat import import_schnetpack; "
+            "print(import_schnetpack().representation.PaiNN.__name__)",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert shimmed.returncode == 0, shimmed.stderr[-500:]
     assert shimmed.stdout.strip() == "PaiNN"
@@ -109,15 +117,16 @@ def _one_thread():
 
 def _statistics() -> DatasetStatistics:
     return DatasetStatistics(
-        species=[1, 6, 8, 14], e0_ev=[-13.6, -1029.0, -2041.0, -7800.0],
-        force_rms_ev_per_a=1.3, avg_num_neighbors=6.0,
+        species=[1, 6, 8, 14],
+        e0_ev=[-13.6, -1029.0, -2041.0, -7800.0],
+        force_rms_ev_per_a=1.3,
+        avg_num_neighbors=6.0,
     )
 
 
 def _potential(model: str, dtype: str = "float64", **hyper):
     torch.manual_seed(0)
-    config = ModelConfig(name=f"{model}-tiny", model=model, r_max=R_MAX, dtype=dtype,
-                         hyperparameters={**TINY, **hyper})
+    config = ModelConfig(name=f"{model}-tiny", model=model, r_max=R_MAX, dtype=dtype, hyperparameters={**TINY, **hyper})
     return build_potential(config, _statistics())
 
 
@@ -194,8 +203,11 @@ def test_float32_force_training_reaches_every_weight(spk, model):
     out = potential(batch, training=True)
     assert out["forces"].dtype == torch.float32
     (out["forces"].pow(2).mean() + 1e-3 * out["energy"].sum()).backward()
-    missing = [n for n, p in potential.network.named_parameters()
-               if p.requires_grad and (p.grad is None or float(p.grad.abs().sum()) == 0.0)]
+    missing = [
+        n
+        for n, p in potential.network.named_parameters()
+        if p.requires_grad and (p.grad is None or float(p.grad.abs().sum()) == 0.0)
+    ]
     assert missing == []
 
 

@@ -26,10 +26,18 @@ def make_record(run_id="m__d__n50__s0__cpu", n_train=50, force_mae=12.5) -> RunR
         n_train=n_train,
         seed=0,
         protocol="cpu",
-        metrics={"test": schema.TestMetrics(
-            n_frames=100, energy_mae_mev=3.0, energy_rmse_mev=4.0, energy_mae_mev_per_atom=0.33,
-            energy_rmse_mev_per_atom=0.44, force_mae_mev_per_a=force_mae, force_rmse_mev_per_a=17.0,
-            force_mae_mev_per_a_by_element={"H": 10.0, "C": 15.0})},
+        metrics={
+            "test": schema.TestMetrics(
+                n_frames=100,
+                energy_mae_mev=3.0,
+                energy_rmse_mev=4.0,
+                energy_mae_mev_per_atom=0.33,
+                energy_rmse_mev_per_atom=0.44,
+                force_mae_mev_per_a=force_mae,
+                force_rmse_mev_per_a=17.0,
+                force_mae_mev_per_a_by_element={"H": 10.0, "C": 15.0},
+            )
+        },
         timings=Timings(train_seconds=60.0, steps=2000, epochs=200),
         environment=collect_environment(),
     )

@@ -33,7 +33,9 @@ def test_state_follows_the_record_on_disk(tmp_path: Path) -> None:
     write_record(failed_cell_record(cell, "TrainingError: loss is NaN"), tmp_path)
     assert cell_state(cell, tmp_path) is CellState.FAILED
     failed = existing_record(tmp_path, cell.run_id)
-    assert failed is not None and failed.error == "TrainingError: loss is NaN" and failed.dataset.name == "rmd17/ethanol"
+    assert (
+        failed is not None and failed.error == "TrainingError: loss is NaN" and failed.dataset.name == "rmd17/ethanol"
+    )
     moved = archive_failed_record(tmp_path, cell.run_id)
     assert moved is not None and moved.exists() and "failed-attempts" in str(moved)
     assert cell_state(cell, tmp_path) is CellState.PENDING

@@ -19,8 +19,15 @@ from tests.sweep.sweep_files_for_tests import RUNNER
 
 
 def _spec(**fields):
-    data = {"name": "toy", "models": ["m-a", "m-b"], "datasets": ["rmd17/ethanol"], "n_train": [10, 20],
-            "seeds": [0], "protocol": "smoke", "runner": RUNNER}
+    data = {
+        "name": "toy",
+        "models": ["m-a", "m-b"],
+        "datasets": ["rmd17/ethanol"],
+        "n_train": [10, 20],
+        "seeds": [0],
+        "protocol": "smoke",
+        "runner": RUNNER,
+    }
     data.update(fields)
     return parse_sweep(data)
 
@@ -48,7 +55,9 @@ def test_runs_every_cell_in_workers_and_skips_them_on_rerun(tmp_path: Path) -> N
 
 
 def test_a_failed_cell_is_recorded_and_does_not_stop_the_others(tmp_path: Path) -> None:
-    spec = _spec(cell_overrides=[{"match": {"model": "m-b", "n_train": 10}, "overrides": {"fail": "loss is NaN at step 3"}}])
+    spec = _spec(
+        cell_overrides=[{"match": {"model": "m-b", "n_train": 10}, "overrides": {"fail": "loss is NaN at step 3"}}]
+    )
     cells = expand_cells(spec)
     summary = run_local(cells, tmp_path, runner=RUNNER, workers=2)
     bad = next(c for c in cells if c.model == "m-b" and c.n_train == 10)

@@ -20,10 +20,25 @@ from tests.sweep.sweep_files_for_tests import RUNNER
 
 
 def _spec(**fields):
-    data = {"name": "toy", "models": ["m-a", "m-b"], "datasets": ["rmd17/ethanol"], "n_train": [10, 20],
-            "seeds": [0], "protocol": "smoke", "runner": RUNNER,
-            "resources": {"partition": "gpu", "time": "02:00:00", "cpus": 4, "gpus": 1, "mem": "16G",
-                          "array_parallelism": 8, "setup": ["module load cuda"], "additional": {"constraint": "a100"}}}
+    data = {
+        "name": "toy",
+        "models": ["m-a", "m-b"],
+        "datasets": ["rmd17/ethanol"],
+        "n_train": [10, 20],
+        "seeds": [0],
+        "protocol": "smoke",
+        "runner": RUNNER,
+        "resources": {
+            "partition": "gpu",
+            "time": "02:00:00",
+            "cpus": 4,
+            "gpus": 1,
+            "mem": "16G",
+            "array_parallelism": 8,
+            "setup": ["module load cuda"],
+            "additional": {"constraint": "a100"},
+        },
+    }
     data.update(fields)
     return parse_sweep(data)
 
@@ -81,9 +96,17 @@ def test_one_array_job_with_the_sweep_resources(tmp_path: Path, monkeypatch: pyt
     jobs = submit_array(cells, tmp_path / "out", spec.resources, "mlip-toy", runner=RUNNER, cluster="slurm")
     assert [job.job_id for job in jobs] == [f"4242_{i}" for i in range(len(cells))]
     script = kept.read_text()
-    for line in ("#SBATCH --array=0-3%4", "#SBATCH --partition=gpu", "#SBATCH --time=120", "#SBATCH --cpus-per-task=4",
-                 "#SBATCH --gpus-per-node=1", "#SBATCH --mem=16GB", "#SBATCH --job-name=mlip-toy",
-                 "#SBATCH --constraint=a100", "module load cuda"):
+    for line in (
+        "#SBATCH --array=0-3%4",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --time=120",
+        "#SBATCH --cpus-per-task=4",
+        "#SBATCH --gpus-per-node=1",
+        "#SBATCH --mem=16GB",
+        "#SBATCH --job-name=mlip-toy",
+        "#SBATCH --constraint=a100",
+        "module load cuda",
+    ):
         assert line in script, line
     assert str(tmp_path / "out" / "submitit") in script
 

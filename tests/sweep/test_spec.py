@@ -14,14 +14,18 @@ from tests.sweep.sweep_files_for_tests import RUNNER, write_sweep
 REPO = Path(__file__).resolve().parents[2]
 
 
-
 def test_product_of_models_datasets_ladder_seeds(tmp_path: Path) -> None:
     spec = load_sweep(write_sweep(tmp_path / "s.yaml", seeds="0..2", n_train=[50, 10]))
     cells = expand_cells(spec)
     assert len(cells) == 2 * 1 * 2 * 3
     assert len({c.run_id for c in cells}) == len(cells)
     # seed-major, small training sets first: the first seed's whole curve comes first
-    assert [(c.seed, c.n_train, c.model) for c in cells[:4]] == [(0, 10, "m-a"), (0, 10, "m-b"), (0, 50, "m-a"), (0, 50, "m-b")]
+    assert [(c.seed, c.n_train, c.model) for c in cells[:4]] == [
+        (0, 10, "m-a"),
+        (0, 10, "m-b"),
+        (0, 50, "m-a"),
+        (0, 50, "m-b"),
+    ]
     assert {c.protocol for c in cells} == {"smoke"}
     assert cells[0].run_id == "m-a__rmd17-ethanol__n10__s0__smoke"  # the runner module's run_id
 
@@ -35,7 +39,9 @@ def test_range_ladder_uses_the_dataset_card_clipped() -> None:
 
 def test_seed_forms_and_name_default(tmp_path: Path) -> None:
     path = tmp_path / "my-sweep.yaml"
-    path.write_text(yaml.safe_dump({"models": ["m"], "datasets": ["d"], "n_train": "10,20", "seeds": 3, "runner": RUNNER}))
+    path.write_text(
+        yaml.safe_dump({"models": ["m"], "datasets": ["d"], "n_train": "10,20", "seeds": 3, "runner": RUNNER})
+    )
     spec = load_sweep(path)
     assert spec.name == "my-sweep"
     assert spec.seeds == [0, 1, 2]
@@ -48,7 +54,10 @@ def test_per_dataset_ladder_and_overrides_merge(tmp_path: Path) -> None:
         {
             "name": "x",
             "models": ["m-a", "m-b"],
-            "datasets": [{"name": "lips", "n_train": [800], "overrides": {"batch": {"size": 1, "shuffle": True}}}, "water"],
+            "datasets": [
+                {"name": "lips", "n_train": [800], "overrides": {"batch": {"size": 1, "shuffle": True}}},
+                "water",
+            ],
             "n_train": [100],
             "overrides": {"batch": {"size": 5}, "max_steps": 10},
             "cell_overrides": [{"match": {"model": "m-b", "dataset": "lips"}, "overrides": {"batch": {"size": 2}}}],
@@ -75,7 +84,11 @@ def test_per_dataset_ladder_and_overrides_merge(tmp_path: Path) -> None:
         ({"resources": {"gpus": -1}}, "resources.gpus", "greater than or equal"),
         ({"runner": "no_colon"}, "runner", "package.module:function"),
         ({"threads_per_worker": 0}, "threads_per_worker", "greater than or equal"),
-        ({"cell_overrides": [{"match": {"modle": "x"}, "overrides": {}}]}, "cell_overrides.0.match.modle", "unknown field"),
+        (
+            {"cell_overrides": [{"match": {"modle": "x"}, "overrides": {}}]},
+            "cell_overrides.0.match.modle",
+            "unknown field",
+        ),
     ],
 )
 def test_bad_sweep_file_names_the_field(tmp_path: Path, change: dict, field: str, words: str) -> None:
@@ -117,8 +130,13 @@ def test_model_entries_with_labels_and_harness_run_ids(tmp_path: Path) -> None:
             "name": "controls",
             "models": [
                 "nequip-l0",
-                {"name": "nequip-l0", "label": "nequip-l0-512x0e",
-                 "overrides": {"model": {"name": "nequip-l0-512x0e", "hyperparameters": {"feature_irreps_hidden": "512x0e"}}}},
+                {
+                    "name": "nequip-l0",
+                    "label": "nequip-l0-512x0e",
+                    "overrides": {
+                        "model": {"name": "nequip-l0-512x0e", "hyperparameters": {"feature_irreps_hidden": "512x0e"}}
+                    },
+                },
             ],
             "datasets": ["md17/aspirin"],
             "n_train": [50],
@@ -133,27 +151,50 @@ def test_model_entries_with_labels_and_harness_run_ids(tmp_path: Path) -> None:
     assert plain.overrides == {}
     with pytest.raises(ConfigError, match="duplicates"):
         parse_sweep({"name": "x", "models": ["a", "a"], "datasets": ["d"], "n_train": [5]})
-    bad = parse_sweep({"name": "x", "models": ["a"], "datasets": ["md17/aspirin"], "n_train": [5], "overrides": {"max_stepz": 3}})
+    bad = parse_sweep(
+        {"name": "x", "models": ["a"], "datasets": ["md17/aspirin"], "n_train": [5], "overrides": {"max_stepz": 3}}
+    )
     with pytest.raises(ConfigError, match="max_stepz"):
         expand_cells(bad)  # the harness rejects unknown override keys before anything runs
 
 
 def test_resources_convert_to_submitit_units() -> None:
     spec = parse_sweep(
-        {"name": "x", "models": ["m"], "datasets": ["d"], "n_train": [5],
-         "resources": {"time": "1-02:30:00", "mem": "512M", "gpus": 1, "partition": "gpu"}}
+        {
+            "name": "x",
+            "models": ["m"],
+            "datasets": ["d"],
+            "n_train": [5],
+            "resources": {"time": "1-02:30:00", "mem": "512M", "gpus": 1, "partition": "gpu"},
+        }
     )
     assert spec.resources.timeout_min == 26 * 60 + 30
     assert spec.resources.mem_gb == pytest.approx(0.5)
-    assert parse_sweep({"name": "x", "models": ["m"], "datasets": ["d"], "n_train": [5], "resources": {"time": 90, "mem": 4}}).resources.timeout_min == 90
+    assert (
+        parse_sweep(
+            {"name": "x", "models": ["m"], "datasets": ["d"], "n_train": [5], "resources": {"time": 90, "mem": 4}}
+        ).resources.timeout_min
+        == 90
+    )
 
 
 def test_committed_sweep_files_are_valid_and_expand() -> None:
     files = sorted((REPO / "sweeps").glob("*.yaml"))
     names = {p.name for p in files}
-    for expected in ("md17-aspirin-cpu.yaml", "md17-ethanol-cpu.yaml", "rmd17-ethanol-cpu.yaml", "3bpa-cpu.yaml",
-                     "periodic-cpu.yaml", "paper-rmd17.yaml", "paper-md17-learning-curve.yaml", "paper-water.yaml",
-                     "paper-cu-formate.yaml", "paper-lips.yaml", "paper-li3po4.yaml", "paper-ccsd.yaml"):
+    for expected in (
+        "md17-aspirin-cpu.yaml",
+        "md17-ethanol-cpu.yaml",
+        "rmd17-ethanol-cpu.yaml",
+        "3bpa-cpu.yaml",
+        "periodic-cpu.yaml",
+        "paper-rmd17.yaml",
+        "paper-md17-learning-curve.yaml",
+        "paper-water.yaml",
+        "paper-cu-formate.yaml",
+        "paper-lips.yaml",
+        "paper-li3po4.yaml",
+        "paper-ccsd.yaml",
+    ):
         assert expected in names
     from mlip_bench.models.registry import available_models
 
@@ -167,12 +208,24 @@ def test_committed_sweep_files_are_valid_and_expand() -> None:
     aspirin = expand_cells(load_sweep(REPO / "sweeps" / "md17-aspirin-cpu.yaml"))
     assert {c.n_train for c in aspirin} == {50, 150, 350, 550, 750, 950}
     assert {c.seed for c in aspirin} == {0, 1, 2}
-    assert {c.display_model for c in aspirin} == {"nequip-l0-cpu", "nequip-l1-cpu", "nequip-l2-cpu", "schnet", "dimenet++-cpu"}
+    assert {c.display_model for c in aspirin} == {
+        "nequip-l0-cpu",
+        "nequip-l1-cpu",
+        "nequip-l2-cpu",
+        "schnet",
+        "dimenet++-cpu",
+    }
     assert {c.protocol for c in aspirin} == {"cpu"}
     assert len(aspirin) == 5 * 6 * 3 and all(c.run_id.endswith("__cpu") for c in aspirin)
     curve = expand_cells(load_sweep(REPO / "sweeps" / "paper-md17-learning-curve.yaml"))
-    assert {c.display_model for c in curve} == {"nequip-l0", "nequip-l1", "nequip-l2", "nequip-l3",
-                                                 "nequip-l0-features512", "nequip-l0-features173"}
+    assert {c.display_model for c in curve} == {
+        "nequip-l0",
+        "nequip-l1",
+        "nequip-l2",
+        "nequip-l3",
+        "nequip-l0-features512",
+        "nequip-l0-features173",
+    }
     assert len(curve) == 6 * 6 and len({c.run_id for c in curve}) == 36
 
 
@@ -184,23 +237,37 @@ def test_dataset_aliases_resolve_as_the_harness_resolves_them(tmp_path: Path) ->
     molecule, source = next((m, s) for m, s in card.molecules.items() if s.aliases)
     alias = f"rmd17/{source.aliases[0]}"
     assert resolve_variant(alias) == f"rmd17/{molecule}"
-    spec = parse_sweep({"name": "a", "models": ["nequip-l0"], "datasets": [alias.upper()], "n_train": "50..150",
-                        "protocol": "paper", "cell_overrides": [{"match": {"dataset": alias.upper()},
-                                                                 "overrides": {"max_steps": 3}}]})
+    spec = parse_sweep(
+        {
+            "name": "a",
+            "models": ["nequip-l0"],
+            "datasets": [alias.upper()],
+            "n_train": "50..150",
+            "protocol": "paper",
+            "cell_overrides": [{"match": {"dataset": alias.upper()}, "overrides": {"max_steps": 3}}],
+        }
+    )
     cells = expand_cells(spec)  # the harness's run ids, as run_cell names the records
     assert [c.dataset for c in cells] == [f"rmd17/{molecule}"] * 2
     assert [c.run_id.split("__")[1] for c in cells] == [f"rmd17-{molecule}"] * 2
     assert all(c.overrides == {"max_steps": 3} for c in cells)
-    both = parse_sweep({"name": "b", "models": ["m"], "datasets": [alias, f"rmd17/{molecule}"], "n_train": [5],
-                        "runner": RUNNER})
+    both = parse_sweep(
+        {"name": "b", "models": ["m"], "datasets": [alias, f"rmd17/{molecule}"], "n_train": [5], "runner": RUNNER}
+    )
     with pytest.raises(ConfigError, match="share run id"):
         expand_cells(both)
 
 
 @pytest.mark.parametrize(
     ("ladder", "words"),
-    [("50..", "needs both ends"), ("..950", "needs both ends"), ("50,,100", "empty entry"), ("10,10", "duplicates"),
-     ([], "empty"), ("ten", "not a training-set size")],
+    [
+        ("50..", "needs both ends"),
+        ("..950", "needs both ends"),
+        ("50,,100", "empty entry"),
+        ("10,10", "duplicates"),
+        ([], "empty"),
+        ("ten", "not a training-set size"),
+    ],
 )
 def test_ladder_grammar_is_the_command_line_one(ladder: object, words: str) -> None:
     with pytest.raises(ConfigError) as info:

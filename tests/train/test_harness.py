@@ -52,8 +52,15 @@ def test_bad_inputs_say_what_to_do(tmp_path, baselines, toy_root):
 def test_failed_record_is_not_replaced_silently(tmp_path, baselines, toy_root):
     out = tmp_path / "out"
     record = run_cell("pairmlp", "toy", 10, 0, "smoke", out, root=toy_root, overrides={"max_steps": 2})
-    failed = failed_record(run_id=record.run_id, error="diverged", model=record.model, dataset=record.dataset,
-                           n_train=record.n_train, seed=record.seed, protocol=record.protocol)
+    failed = failed_record(
+        run_id=record.run_id,
+        error="diverged",
+        model=record.model,
+        dataset=record.dataset,
+        n_train=record.n_train,
+        seed=record.seed,
+        protocol=record.protocol,
+    )
     write_record(failed, out, overwrite=True)
     with pytest.raises(ResultsError, match="failed earlier.*delete"):
         run_cell("pairmlp", "toy", 10, 0, "smoke", out, root=toy_root, overrides={"max_steps": 2})
@@ -112,7 +119,44 @@ def test_record_carries_convergence_and_validation_history(tmp_path, baselines, 
     assert budget.schema_version == 2 and budget.n_parameters_effective == budget.n_parameters
     history = budget.validation_history
     assert history.step[-1] == budget.timings.steps and len(history.val_force_mae_mev_per_a) == len(history.step)
-    plateau = run_cell("pairmlp", "toy", 20, 0, "smoke", out, root=toy_root,
-                       overrides={"max_steps": 10_000, "early_stopping_patience": 2, "validate_every_steps": 8})
+    plateau = run_cell(
+        "pairmlp",
+        "toy",
+        20,
+        0,
+        "smoke",
+        out,
+        root=toy_root,
+        overrides={"max_steps": 10_000, "early_stopping_patience": 2, "validate_every_steps": 8},
+    )
     assert plateau.certified and plateau.convergence.rule in ("no-validation-gain", "lr-floor")
     assert "converged" in plateau.convergence.detail
+
+
+def test_a_raised_cap_continues_budget_ended_runs_from_their_final_state(tmp_path, baselines, toy_root, monkeypatch):
+    """A run its step cap ended is the first part of the same run under a higher cap: raising the
+    preset's cap makes run_cell (and a sweep) train it on from its final checkpoint and replace
+    its record; a run a plateau rule ended, or another change than the budget, is not continued."""
+    from mlip_bench.sweep.cells import Cell, CellState, cell_state
+    from mlip_bench.train.harness import record_continues
+    from mlip_bench.train.protocols import PRESETS
+
+    out = tmp_path / "out"
+    first = run_cell("pairmlp", "toy", 20, 0, "smoke", out, root=toy_root)
+    assert first.convergence.rule == "budget" and first.timings.steps == 20
+    cell = Cell("pairmlp", "toy", 20, 0, "smoke", first.run_id)
+    assert not record_continues(first, "smoke") and cell_state(cell, out) is CellState.DONE
+
+    monkeypatch.setitem(PRESETS, "smoke", {**PRESETS["smoke"], "max_steps": 30})
+    assert record_continues(first, "smoke") and cell_state(cell, out) is CellState.PENDING
+    longer = run_cell("pairmlp", "toy", 20, 0, "smoke", out, root=toy_root)
+    assert longer.run_id == first.run_id and longer.timings.steps == 30
+    n_first = len(first.validation_history.step)
+    assert longer.validation_history.step[:n_first] == first.validation_history.step
+    assert longer.validation_history.val_loss[:n_first] == first.validation_history.val_loss
+    assert len(longer.validation_history.step) > n_first
+    assert load_records(out) == [longer] and cell_state(cell, out) is CellState.DONE
+
+    # another learning rate is another run: its checkpoint is refused, not continued
+    monkeypatch.setitem(PRESETS, "smoke", {**PRESETS["smoke"], "max_steps": 40, "learning_rate": 0.5})
+    assert not record_continues(longer, "smoke")

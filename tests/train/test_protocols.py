@@ -54,3 +54,19 @@ def test_baselines_keep_their_own_learning_rate_and_nothing_else_changes():
         assert proto.learning_rate_for("nequip") == proto.learning_rate
         assert proto.learning_rate_for("schnet") == proto.learning_rate_for("dimenet++") == 1e-3
     assert load_protocol("paper", "periodic").learning_rate_for("nequip") == 0.005
+
+
+def test_only_a_budget_change_continues_a_run():
+    """A plateau run its cap ended goes on under a higher cap; not under a lower one, not when
+    anything else changed, and never for the cosine schedule (whose every step depends on the budget)."""
+    from mlip_bench.train.protocols import load_protocol
+
+    capped = load_protocol("plateau", max_steps=40_000).model_dump()
+    assert load_protocol("plateau", max_steps=80_000).continues(capped, 950, 40_000, 210, 2000.0)
+    assert not load_protocol("plateau", max_steps=40_000).continues(capped, 950, 40_000, 210, 2000.0)
+    assert not load_protocol("plateau", max_steps=80_000, learning_rate=0.02).continues(capped, 950, 40_000, 210, 1.0)
+    cosine = load_protocol("plateau", lr_schedule="cosine", max_steps=1000).model_dump()
+    assert not load_protocol("plateau", lr_schedule="cosine", max_steps=2000).continues(cosine, 50, 1000, 100, 1.0)
+    # a record written before a field existed (here: lr_schedule) reads with the field's default
+    old = {k: v for k, v in capped.items() if k not in ("lr_schedule", "warmup_steps")}
+    assert load_protocol("plateau", max_steps=80_000).differs_only_in_budget(old)

@@ -21,20 +21,28 @@ STEPS = 200
 def _run(root, out, baselines) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, *SCRIPT, str(root), str(out), str(baselines), str(STEPS)],
-        capture_output=True, text=True, timeout=300, check=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        cwd=REPO,
     )
 
 
 def test_killed_run_resumes_to_identical_metrics(tmp_path, baselines, toy_root):
     # uninterrupted reference, in this process (same code, one thread like the script)
-    reference = run_cell(
-        "pairmlp", "toy", 20, 0, "smoke", tmp_path / "ref", root=toy_root, overrides={"max_steps": STEPS}
-    ).metrics["test"].model_dump(mode="json")
+    reference = (
+        run_cell("pairmlp", "toy", 20, 0, "smoke", tmp_path / "ref", root=toy_root, overrides={"max_steps": STEPS})
+        .metrics["test"]
+        .model_dump(mode="json")
+    )
 
     out = tmp_path / "killed"
     proc = subprocess.Popen(
         [sys.executable, *SCRIPT, str(toy_root), str(out), str(baselines), str(STEPS)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=REPO,
     )
     ckpt_dirs = out / "checkpoints"
     deadline = time.time() + 120

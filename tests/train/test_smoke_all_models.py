@@ -14,13 +14,18 @@ SKIP = ("periodic", "features512")
 MODELS = [m for m in available_models() if not any(s in m for s in SKIP)]
 #: the CPU-sized variant of every registered network runs in the default (CI) test run; the
 #: paper-sized variants (same code, bigger tensors) only under ``-m slow``
-CI_MODELS = {"nequip-l0-cpu", "nequip-l1-cpu", "nequip-l2-cpu", "schnet", "dimenet++-cpu",
-             "schnetpack-schnet", "schnetpack-painn"}
+CI_MODELS = {
+    "nequip-l0-cpu",
+    "nequip-l1-cpu",
+    "nequip-l2-cpu",
+    "schnet",
+    "dimenet++-cpu",
+    "schnetpack-schnet",
+    "schnetpack-painn",
+}
 
 
-@pytest.mark.parametrize(
-    "model", [m if m in CI_MODELS else pytest.param(m, marks=pytest.mark.slow) for m in MODELS]
-)
+@pytest.mark.parametrize("model", [m if m in CI_MODELS else pytest.param(m, marks=pytest.mark.slow) for m in MODELS])
 def test_smoke_protocol_runs(model, tmp_path):
     try:
         record = run_cell(model, "rmd17/ethanol", 10, 0, "smoke", tmp_path, overrides={"max_steps": 5})

@@ -102,8 +102,15 @@ def test_finished_checkpoint_is_not_retrained(tmp_path, baselines):
 
 
 def test_plateau_cuts_lr_and_lr_floor_stops_training(tmp_path, baselines):
-    trainer, _ = make_trainer(tmp_path, baselines, max_steps=1000, learning_rate=1e-3,
-                              min_learning_rate=5e-4, scheduler_patience=0, scheduler_factor=0.1)
+    trainer, _ = make_trainer(
+        tmp_path,
+        baselines,
+        max_steps=1000,
+        learning_rate=1e-3,
+        min_learning_rate=5e-4,
+        scheduler_patience=0,
+        scheduler_factor=0.1,
+    )
     trainer.validate = lambda: {"val_loss": 1.0, "val_energy_mae_mev": 1.0, "val_force_mae_mev_per_a": 1.0}
     result = trainer.fit()
     # epoch 1 sets the best loss, epoch 2 brings no gain -> LR x0.1 -> below the floor -> stop
@@ -158,8 +165,15 @@ def test_budget_end_is_validated_and_not_certified(tmp_path, baselines):
 
 
 def test_lr_floor_relative_to_start_certifies_convergence(tmp_path, baselines):
-    trainer, _ = make_trainer(tmp_path, baselines, max_steps=1000, learning_rate=1e-2, min_learning_rate_factor=0.3,
-                              scheduler_patience=0, scheduler_factor=0.5)
+    trainer, _ = make_trainer(
+        tmp_path,
+        baselines,
+        max_steps=1000,
+        learning_rate=1e-2,
+        min_learning_rate_factor=0.3,
+        scheduler_patience=0,
+        scheduler_factor=0.5,
+    )
     _flat_validation(trainer)
     result = trainer.fit()
     # 1e-2 -> 5e-3 -> 2.5e-3 < 0.3 x 1e-2: two plateaus, then the floor ends the run
@@ -168,8 +182,15 @@ def test_lr_floor_relative_to_start_certifies_convergence(tmp_path, baselines):
 
 
 def test_cosine_schedule_warms_up_decays_to_zero_and_is_not_certified(tmp_path, baselines):
-    trainer, _ = make_trainer(tmp_path, baselines, max_steps=50, learning_rate=1e-2, lr_schedule="cosine",
-                              warmup_steps=10, min_learning_rate=1e-3)
+    trainer, _ = make_trainer(
+        tmp_path,
+        baselines,
+        max_steps=50,
+        learning_rate=1e-2,
+        lr_schedule="cosine",
+        warmup_steps=10,
+        min_learning_rate=1e-3,
+    )
     lrs = [h["lr"] for h in trainer.fit().history]
     # after 5 steps: warm-up factor (5 + 1) / 10; after 10 steps: warm-up done, cosine at its top
     assert lrs[0] == pytest.approx(0.6e-2) and lrs[1] == pytest.approx(1e-2)

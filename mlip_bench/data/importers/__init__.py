@@ -16,8 +16,16 @@ from mlip_bench.errors import ConfigError, DatasetError
 
 FORMATS: tuple[str, ...] = ("extxyz", "npz", "deepmd", "asedb", "mlearn")
 _ALIASES = {
-    "xyz": "extxyz", "extxyz": "extxyz", "npz": "npz", "deepmd": "deepmd", "deepmd/npy": "deepmd",
-    "asedb": "asedb", "ase-db": "asedb", "db": "asedb", "mlearn": "mlearn", "mlearn-json": "mlearn",
+    "xyz": "extxyz",
+    "extxyz": "extxyz",
+    "npz": "npz",
+    "deepmd": "deepmd",
+    "deepmd/npy": "deepmd",
+    "asedb": "asedb",
+    "ase-db": "asedb",
+    "db": "asedb",
+    "mlearn": "mlearn",
+    "mlearn-json": "mlearn",
     "json": "mlearn",
 }
 _SUFFIXES = {".xyz": "extxyz", ".extxyz": "extxyz", ".npz": "npz", ".db": "asedb", ".json": "mlearn"}
@@ -38,9 +46,7 @@ def detect_format(path: str | Path, fmt: str | None = None) -> str:
     suffix = path.suffix.lower()
     if suffix in _SUFFIXES:
         return _SUFFIXES[suffix]
-    raise DatasetError(
-        f"{path}: cannot tell the format from the name; pass --format with one of {', '.join(FORMATS)}"
-    )
+    raise DatasetError(f"{path}: cannot tell the format from the name; pass --format with one of {', '.join(FORMATS)}")
 
 
 def read_imported_frames(

@@ -21,15 +21,23 @@ def read_asedb(path: Path, units: UnitConversion) -> Iterator[ImportedFrame]:
             atoms = row.toatoms()
             results = atoms.calc.results if atoms.calc is not None else {}
             frame = make_frame(
-                path, k, atoms.get_positions(), atoms.get_atomic_numbers(),
-                results.get("energy", results.get("free_energy")), results.get("forces"), units,
-                cell=atoms.get_cell()[:], pbc=atoms.get_pbc(),
+                path,
+                k,
+                atoms.get_positions(),
+                atoms.get_atomic_numbers(),
+                results.get("energy", results.get("free_energy")),
+                results.get("forces"),
+                units,
+                cell=atoms.get_cell()[:],
+                pbc=atoms.get_pbc(),
             )
             yield ImportedFrame(frame, int(row.id))
             k += 1
     except DatasetError:
         raise
     except Exception as exc:  # sqlite3.DatabaseError and friends
-        raise DatasetError(f"{path}: not a readable ASE database ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+        raise DatasetError(
+            f"{path}: not a readable ASE database ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from None
     if k == 0:
         raise DatasetError(f"{path}: the ASE database holds no rows")

@@ -40,7 +40,9 @@ class UnitConversion:
     force: float = 1.0
 
     @classmethod
-    def from_names(cls, energy_unit: str = "eV", length_unit: str = "Angstrom", force_unit: str | None = None) -> "UnitConversion":
+    def from_names(
+        cls, energy_unit: str = "eV", length_unit: str = "Angstrom", force_unit: str | None = None
+    ) -> "UnitConversion":
         """Factors for the named units; ``force_unit`` defaults to energy_unit/length_unit.
 
         ``force_unit`` is written ENERGY/LENGTH, e.g. "kcal/mol/Angstrom" or "Hartree/Bohr".
@@ -88,7 +90,9 @@ def make_frame(
         positions = np.asarray(positions, dtype=np.float64) * units.length
         forces = np.asarray(forces, dtype=np.float64) * units.force
         energy_value = np.asarray(energy, dtype=np.float64)
-        cell_array = np.zeros((3, 3)) if cell is None else np.asarray(cell, dtype=np.float64).reshape(3, 3) * units.length
+        cell_array = (
+            np.zeros((3, 3)) if cell is None else np.asarray(cell, dtype=np.float64).reshape(3, 3) * units.length
+        )
     except (TypeError, ValueError) as exc:
         raise DatasetError(f"{prefix}: values are not numeric or have the wrong shape ({exc})") from None
     if energy_value.size != 1:

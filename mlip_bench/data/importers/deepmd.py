@@ -69,7 +69,9 @@ def read_deepmd(path: Path, units: UnitConversion) -> Iterator[ImportedFrame]:
             where = set_dir
             for name in ("coord.npy", "energy.npy", "force.npy"):
                 if not (set_dir / name).is_file():
-                    raise DatasetError(f"{where}, frame {k}: {name} missing; each frame needs positions, energy and forces")
+                    raise DatasetError(
+                        f"{where}, frame {k}: {name} missing; each frame needs positions, energy and forces"
+                    )
             coord = _load(set_dir / "coord.npy", "coordinates").astype(np.float64)
             energy = _load(set_dir / "energy.npy", "energies").astype(np.float64).reshape(-1)
             force = _load(set_dir / "force.npy", "forces").astype(np.float64)
@@ -89,8 +91,15 @@ def read_deepmd(path: Path, units: UnitConversion) -> Iterator[ImportedFrame]:
             force = force.reshape(n_frames, n, 3)
             for local in range(n_frames):
                 frame = make_frame(
-                    where, local, coord[local], numbers, energy[local], force[local], units,
-                    cell=None if box is None else box[local].reshape(3, 3), pbc=periodic,
+                    where,
+                    local,
+                    coord[local],
+                    numbers,
+                    energy[local],
+                    force[local],
+                    units,
+                    cell=None if box is None else box[local].reshape(3, 3),
+                    pbc=periodic,
                 )
                 yield ImportedFrame(frame, k)
                 k += 1

@@ -54,8 +54,15 @@ def read_extxyz(
             raise DatasetError(f"{path}, frame {k}: cannot parse extended XYZ ({message})") from None
         energy, forces = _labels(atoms, energy_key, forces_key)
         frame = make_frame(
-            path, k, atoms.get_positions(), atoms.get_atomic_numbers(), energy, forces, units,
-            cell=atoms.get_cell()[:], pbc=atoms.get_pbc(),
+            path,
+            k,
+            atoms.get_positions(),
+            atoms.get_atomic_numbers(),
+            energy,
+            forces,
+            units,
+            cell=atoms.get_cell()[:],
+            pbc=atoms.get_pbc(),
         )
         source_index = k
         for key in SOURCE_INDEX_KEYS:

@@ -43,7 +43,14 @@ def read_mlearn_json(path: Path, units: UnitConversion) -> Iterator[ImportedFram
         except (KeyError, TypeError, ValueError) as exc:
             raise DatasetError(f"{path}, frame {k}: malformed mlearn record (missing or bad {exc})") from None
         frame = make_frame(
-            path, k, positions, numbers, outputs.get("energy"), outputs.get("forces"), units,
-            cell=cell, pbc=periodic,
+            path,
+            k,
+            positions,
+            numbers,
+            outputs.get("energy"),
+            outputs.get("forces"),
+            units,
+            cell=cell,
+            pbc=periodic,
         )
         yield ImportedFrame(frame, k)

@@ -23,8 +23,12 @@ KEY_CONVENTIONS: dict[str, dict[str, str]] = {
     "sgdml": {"positions": "R", "numbers": "z", "energy": "E", "forces": "F"},
     "rmd17": {"positions": "coords", "numbers": "nuclear_charges", "energy": "energies", "forces": "forces"},
     "nequip": {
-        "positions": "pos", "numbers": "atomic_numbers", "energy": "energy", "forces": "forces",
-        "cell": "cell", "pbc": "pbc",
+        "positions": "pos",
+        "numbers": "atomic_numbers",
+        "energy": "energy",
+        "forces": "forces",
+        "cell": "cell",
+        "pbc": "pbc",
     },
 }
 
@@ -46,7 +50,9 @@ def _declared_units(data, units: UnitConversion, explicit: bool, path: Path) -> 
     try:
         declared = UnitConversion.from_names(energy_unit_name(e_unit), length_unit_name(r_unit))
     except ConfigError:
-        raise DatasetError(f"{path}: declares units e_unit={e_unit!r}, r_unit={r_unit!r} that mlip-bench does not know") from None
+        raise DatasetError(
+            f"{path}: declares units e_unit={e_unit!r}, r_unit={r_unit!r} that mlip-bench does not know"
+        ) from None
     if explicit and declared != units:
         raise ConfigError(
             f"{path} declares energies in {e_unit} and lengths in {r_unit}, but other units were given; drop the unit options"
@@ -77,7 +83,9 @@ def read_npz(path: Path, units: UnitConversion, units_explicit: bool = False) ->
         raise DatasetError(f"{path}: cannot read its unit entries ({exc}); the file is truncated or corrupt") from None
     for role in ("energy", "forces"):
         if roles[role] not in keys:
-            raise DatasetError(f"{path}, frame 0: no {role} (array {roles[role]!r} missing); each frame needs energy and forces")
+            raise DatasetError(
+                f"{path}, frame 0: no {role} (array {roles[role]!r} missing); each frame needs energy and forces"
+            )
     try:
         positions = np.asarray(data[roles["positions"]])
         numbers = np.asarray(data[roles["numbers"]])
@@ -106,7 +114,14 @@ def read_npz(path: Path, units: UnitConversion, units_explicit: bool = False) ->
 
     for k in range(n_frames):
         frame = make_frame(
-            path, k, positions[k], per_frame(numbers, k, 1), energy[k], forces[k], units,
-            cell=per_frame(cell, k, 2), pbc=per_frame(pbc, k, 1),
+            path,
+            k,
+            positions[k],
+            per_frame(numbers, k, 1),
+            energy[k],
+            forces[k],
+            units,
+            cell=per_frame(cell, k, 2),
+            pbc=per_frame(pbc, k, 1),
         )
         yield ImportedFrame(frame, k)

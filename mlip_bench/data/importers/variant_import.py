@@ -23,9 +23,15 @@ from mlip_bench.data.store import Store, is_subset_label, write_store
 from mlip_bench.errors import ConfigError, DatasetError
 
 _LABEL_WORDS = {
-    "train": "train", "training": "train", "trainset": "train",
-    "val": "val", "valid": "val", "validation": "val",
-    "test": "test", "testing": "test", "testset": "test",
+    "train": "train",
+    "training": "train",
+    "trainset": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
+    "testset": "test",
 }
 
 
@@ -39,7 +45,7 @@ def check_subset_label(label: str) -> str:
 
 
 def subset_label_from_name(path: str | Path) -> str | None:
-    """"train", "val" or "test" when a word of the file name says so (``mdbench_x_val_y.npz`` -> val)."""
+    """ "train", "val" or "test" when a word of the file name says so (``mdbench_x_val_y.npz`` -> val)."""
     words = re.split(r"[^a-z0-9]+", Path(path).stem.lower() if Path(path).suffix else Path(path).name.lower())
     for word in words:
         if word in _LABEL_WORDS:
@@ -52,7 +58,8 @@ def source_sha256(path: str | Path) -> str:
     path = Path(path)
     if path.is_dir():
         digests = [
-            _file_sha256(p) for p in sorted((p for p in path.rglob("*") if p.is_file()), key=lambda p: p.relative_to(path).as_posix())
+            _file_sha256(p)
+            for p in sorted((p for p in path.rglob("*") if p.is_file()), key=lambda p: p.relative_to(path).as_posix())
         ]
         return hashlib.sha256("".join(digests).encode()).hexdigest()
     return _file_sha256(path)
@@ -183,8 +190,17 @@ def import_variant(
             source_file.append(number)
             count += 1
         forces = force_unit or f"{unit}/{length_unit}"
-        sources.append(SourceSummary(key, source_sha256(path), name, count, label,
-                                     {"energy": unit, "length": length_unit, "forces": forces}, n_read))
+        sources.append(
+            SourceSummary(
+                key,
+                source_sha256(path),
+                name,
+                count,
+                label,
+                {"energy": unit, "length": length_unit, "forces": forces},
+                n_read,
+            )
+        )
     if file_labels:
         raise DatasetError(f"--label names files that were not imported: {', '.join(file_labels)}")
     if file_energy_units:
@@ -217,7 +233,11 @@ def import_variant(
         "dedupe": {"enabled": dedupe, "dropped": dropped},
     }
     write_store(
-        target, frames, attrs, subsets=subsets if has_labels else None,
-        source_index=np.asarray(source_index, dtype=np.int64), source_file=np.asarray(source_file, dtype=np.int32),
+        target,
+        frames,
+        attrs,
+        subsets=subsets if has_labels else None,
+        source_index=np.asarray(source_index, dtype=np.int64),
+        source_file=np.asarray(source_file, dtype=np.int32),
     )
     return ImportResult(variant, target, Store(target), provenance, sources, dropped, report)

@@ -55,12 +55,7 @@ class AngularCoupling(torch.nn.Module):
         #: l1 -> number of rows
         self.rows: dict[int, int] = {}
         for l1 in self.l1s:
-            blocks = [
-                (l3, l2)
-                for l3 in range(l_out_max + 1)
-                for l2 in self.sh_ls
-                if abs(l1 - l2) <= l3 <= l1 + l2
-            ]
+            blocks = [(l3, l2) for l3 in range(l_out_max + 1) for l2 in self.sh_ls if abs(l1 - l2) <= l3 <= l1 + l2]
             self.blocks[l1] = blocks
             rows = sum(2 * l3 + 1 for l3, _ in blocks)
             self.rows[l1] = rows
@@ -109,7 +104,9 @@ class RadialNetworks(torch.nn.Module):
         self.act_scale = float(normalize2mom(torch.nn.functional.silu).cst)
         if self.depth:
             self.w_in = torch.nn.Parameter(torch.randn(num_basis, self.num_nets * self.width))
-            self.w_hidden = torch.nn.Parameter(torch.randn(max(self.depth - 1, 0), self.num_nets, self.width, self.width))
+            self.w_hidden = torch.nn.Parameter(
+                torch.randn(max(self.depth - 1, 0), self.num_nets, self.width, self.width)
+            )
         self.w_out = torch.nn.ParameterList(
             [torch.nn.Parameter(torch.randn(self.width if self.depth else num_basis, n)) for n in out_sizes]
         )

@@ -28,8 +28,7 @@ class FeatureLayout:
     @classmethod
     def from_segments(cls, segments: dict[int, list[tuple[int, int]]]) -> "FeatureLayout":
         items = tuple(
-            (int(l), tuple((int(p), int(m)) for p, m in segs if m > 0))
-            for l, segs in sorted(segments.items())
+            (int(l), tuple((int(p), int(m)) for p, m in segs if m > 0)) for l, segs in sorted(segments.items())
         )
         return cls(tuple((l, segs) for l, segs in items if segs))
 

@@ -28,7 +28,12 @@ _DEFAULT_ACTS = {"e": "silu", "o": "tanh"}
 
 
 def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low or (high is not None and value > high):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < low
+        or (high is not None and value > high)
+    ):
         bound = f"{low}..{high}" if high is not None else f">= {low}"
         raise ConfigError(f"nequip: {name} must be an integer {bound}, got {value!r}")
     return int(value)
@@ -116,10 +121,16 @@ class NequIPNetwork(Network):
             raise ConfigError(f"nequip: polynomial_p must be a number >= 2, got {polynomial_p!r}")
         if neighbor_normalization == "auto":
             norm = float(avg_num_neighbors)
-        elif isinstance(neighbor_normalization, numbers.Real) and not isinstance(neighbor_normalization, bool) and neighbor_normalization > 0:
+        elif (
+            isinstance(neighbor_normalization, numbers.Real)
+            and not isinstance(neighbor_normalization, bool)
+            and neighbor_normalization > 0
+        ):
             norm = float(neighbor_normalization)
         else:
-            raise ConfigError(f"nequip: neighbor_normalization must be 'auto' or a positive number, got {neighbor_normalization!r}")
+            raise ConfigError(
+                f"nequip: neighbor_normalization must be 'auto' or a positive number, got {neighbor_normalization!r}"
+            )
         if not math.isfinite(norm) or norm <= 0:
             norm = 1.0  # e.g. isolated atoms in the statistics: no normalisation
         self.avg_num_neighbors = norm
@@ -130,7 +141,9 @@ class NequIPNetwork(Network):
         self.sh_parity = {l: ((-1) ** l if self.parity else 1) for l in range(self.l_max + 1)}
         if feature_irreps_hidden is None:
             parities = (1, -1) if self.parity else (1,)
-            hidden = FeatureLayout.from_segments({l: [(p, num_features) for p in parities] for l in range(self.l_max + 1)})
+            hidden = FeatureLayout.from_segments(
+                {l: [(p, num_features) for p in parities] for l in range(self.l_max + 1)}
+            )
         else:
             irreps = _irreps("feature_irreps_hidden", feature_irreps_hidden)
             if any(ir.l > self.l_max for _, ir in irreps):
