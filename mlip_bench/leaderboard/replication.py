@@ -16,6 +16,7 @@ Learning-curve claims have no numeric target. They are judged on certified point
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -78,7 +79,9 @@ SLOPE_DIFFERENCE_RULE = (
     "Only certified points (runs that carry a convergence certificate) are fitted; uncertified points "
     "are named 'still improving'. Each seed's exponent b is fitted by least squares of log MAE on "
     "log n_train over the training sizes at which both curves have certified points. When both curves "
-    "have slopes for the same seeds (at least two), the interval is a t-interval on the per-seed "
+    "have slopes for the same seeds, the design is balanced: every seed is fitted over the same sizes, "
+    "those certified for all compared seeds in both curves (the most seeds that keep two or more sizes, "
+    "then the most sizes), and with at least two seeds the interval is a t-interval on the per-seed "
     "differences (k − 1 degrees of freedom); otherwise it is a Welch interval on the difference of the "
     "mean per-seed slopes. A curve with one seed gives a point estimate only ('provisional'). "
     f"Confidence {CONFIDENCE:.0%}; equivalence margin ±{EQUIVALENCE_MARGIN:.2f}."
@@ -236,10 +239,13 @@ def compare_curves(
 ) -> tuple[list[int], SlopeDifference | None]:
     """Seed-level Δb = b(first) − b(second) over the sizes where both have certified points.
 
-    When both curves have slopes for the same seeds, each seed's two slopes are fitted over the
-    sizes certified for *that seed* in both curves and the differences are paired (a seed without
-    two such sizes is dropped); otherwise a Welch interval compares the per-seed slopes. Returns
-    the common sizes and the difference (None with fewer than two common sizes).
+    When both curves have slopes for the same seeds, the comparison is balanced: every seed's two
+    slopes are fitted over the same sizes, those at which all the compared seeds have certified
+    points in both curves (as many seeds as keep at least two such sizes, then as many sizes as
+    possible), and the per-seed differences are paired. A slope over 50-950 frames and one over
+    50-150 estimate different things when a curve bends, so they are never mixed. Otherwise a
+    Welch interval compares the per-seed slopes. Returns the sizes used and the difference (None
+    with fewer than two common sizes).
     """
     sizes = sorted(set(first.certified_sizes(metric)) & set(second.certified_sizes(metric)))
     if len(sizes) < 2:
@@ -247,17 +253,34 @@ def compare_curves(
     a = first.seed_slopes(metric, sizes)
     b = second.seed_slopes(metric, sizes)
     if set(a) == set(b):
-        pa: dict[int, float] = {}
-        pb: dict[int, float] = {}
-        for seed in a:
-            own = set(_seed_sizes(first, metric, seed)) & set(_seed_sizes(second, metric, seed)) & set(sizes)
-            sa, sb = first.seed_slopes(metric, own).get(seed), second.seed_slopes(metric, own).get(seed)
-            if sa is not None and sb is not None:
-                pa[seed], pb[seed] = sa, sb
-        a, b = pa, pb
+        seeds, sizes = _balanced_design(first, second, metric, sizes, sorted(a))
+        if not seeds:
+            return sizes, None
+        a = {s: v for s, v in first.seed_slopes(metric, sizes).items() if s in seeds}
+        b = {s: v for s, v in second.seed_slopes(metric, sizes).items() if s in seeds}
     if not a or not b:
         return sizes, None
     return sizes, slope_difference(a, b, confidence)
+
+
+def _balanced_design(
+    first: Curve, second: Curve, metric: str, sizes: list[int], seeds: list[int]
+) -> tuple[list[int], list[int]]:
+    """(seeds, sizes) such that every chosen seed has a certified point at every chosen size in
+    both curves: the most seeds that keep at least two sizes, then the most sizes."""
+    own = {
+        seed: set(_seed_sizes(first, metric, seed)) & set(_seed_sizes(second, metric, seed)) & set(sizes)
+        for seed in seeds
+    }
+    for k in range(len(seeds), 0, -1):
+        best: tuple[list[int], list[int]] = ([], [])
+        for subset in itertools.combinations(seeds, k):
+            common = sorted(set.intersection(*(own[s] for s in subset)))
+            if len(common) >= 2 and len(common) > len(best[1]):
+                best = (list(subset), common)
+        if best[0]:
+            return best
+    return [], sizes
 
 
 def _seed_sizes(curve: Curve, metric: str, seed: int) -> list[int]:

@@ -316,13 +316,25 @@ def test_published_file_is_the_checkout_file():
     assert REPO in default_published_path().parents
 
 
-def test_pairs_each_seed_over_the_sizes_certified_for_it_in_both_curves():
+def test_pairs_every_seed_over_the_same_sizes_certified_for_all_of_them():
+    """A balanced design: a slope over 50-950 and one over 50-550 are never paired or averaged."""
     steep = _curve("nequip-l1", 1, -0.55, 80.0)
-    # seed 2 of l = 0 is still improving at 950: seed 2 is compared on 50-550, seeds 0 and 1 on 50-950
+    # seed 2 of l = 0 is still improving at 950: all three seeds are compared on 50-550
     shallow = _curve("nequip-l0", 0, -0.30, 90.0, uncertified={(950, 2)})
     (cmp,) = _check("lc-equivariant-steeper-than-l0", steep + shallow).comparisons
-    assert cmp.sizes == [50, 150, 550, 950]
+    assert cmp.sizes == [50, 150, 550]
     diff = cmp.difference
     assert diff.method == PAIRED and sorted(diff.first_slopes) == [0, 1, 2]
     assert diff.estimate == pytest.approx(-0.25, abs=1e-9)  # the shared scatter cancels seed by seed
     assert cmp.status == HOLDS
+
+
+def test_more_seeds_before_more_sizes():
+    """Seed 0 reaches 950 frames, seeds 1 and 2 stop at 150: three seeds on 50-150 are compared,
+    not one seed on 50-950 (which would give no interval)."""
+    late = {(n, s) for n in (550, 950) for s in (1, 2)}
+    steep = _curve("nequip-l1", 1, -0.55, 80.0, uncertified=late)
+    shallow = _curve("nequip-l0", 0, -0.30, 90.0, uncertified=late)
+    (cmp,) = _check("lc-equivariant-steeper-than-l0", steep + shallow).comparisons
+    assert cmp.sizes == [50, 150] and sorted(cmp.difference.first_slopes) == [0, 1, 2]
+    assert cmp.difference.method == PAIRED and cmp.difference.has_interval
