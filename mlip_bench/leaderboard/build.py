@@ -203,10 +203,17 @@ def build_site(
     checkout when it exists. ``replication_md``: a Markdown report shown on the replication page;
     None uses ``REPLICATION.md`` at the checkout root when it exists. ``static_figures``: also write
     SVG fallbacks (needs matplotlib). Returns the path of ``index.html``.
-    Raises ``ResultsError`` for a record failing validation (naming file and field).
+    Raises ``ResultsError`` for a record failing validation (naming file and field), and when the
+    folders hold no run record at all (a blank site would look like a working one).
     """
     out_dir = Path(out_dir)
     stored_records = load_result_records([Path(p) for p in results_dirs])
+    if not stored_records:
+        where = ", ".join(str(p) for p in results_dirs) or "no folder given"
+        raise ResultsError(
+            f"no run records in {where}; train some first (`mlip-bench demo` or `mlip-bench run MODEL --out DIR`) "
+            "and pass that folder with --results"
+        )
     records, stored_names = site_data.display_records(stored_records)
     pub: Published | None = None
     if published is not None:

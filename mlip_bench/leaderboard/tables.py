@@ -148,6 +148,19 @@ def record_value(record: RunRecord, column_key: str, eval_set: str = EVAL_SET) -
     return float(value) if value is not None and math.isfinite(value) else None
 
 
+def nonfinite_metrics(record: RunRecord) -> list[str]:
+    """The error columns (``"F MAE test"``, ...) whose value in the record is NaN or infinite, on
+    any evaluation set. A complete run with any such value is left out of every mean, curve and
+    seed list, and the page names it (see ``DatasetSection.excluded``)."""
+    bad = []
+    for name, metrics in sorted(record.metrics.items()):
+        for col in ERROR_COLUMNS:
+            value = getattr(metrics, col.field, None)
+            if value is not None and not math.isfinite(value):
+                bad.append(f"{col.label} ({col.unit}) {name} = {value}")
+    return bad
+
+
 def published_column(value: PublishedValue) -> tuple[str, float, str]:
     """(column key, value in that column's unit, note) for a published number."""
     energy_or_force, kind = value.metric.split("_")
@@ -299,10 +312,11 @@ class Curve:
 
 
 def build_curves(records: Iterable[RunRecord]) -> list[Curve]:
-    """Group complete records into curves (see the module docstring for the split rule)."""
+    """Group complete records into curves (see the module docstring for the split rule). Runs with
+    a non-finite metric (``nonfinite_metrics``) are left out."""
     groups: dict[tuple, list[RunRecord]] = {}
     for r in records:
-        if r.status != "complete":
+        if r.status != "complete" or nonfinite_metrics(r):
             continue
         groups.setdefault((r.dataset.name, r.model, r.protocol, r.split.name), []).append(r)
     curves: list[Curve] = []
@@ -644,6 +658,9 @@ class DatasetSection:
     budget_rows: list[TableRow] = field(default_factory=list)
     #: best value per training-size group and column (★ compares rows of one size only)
     best_by_size: dict[int, dict[str, float]] = field(default_factory=dict)
+    #: complete runs left out of every mean and seed list because a metric is NaN or infinite,
+    #: each with the reason (see ``nonfinite_metrics``)
+    excluded: list[tuple[RunRecord, str]] = field(default_factory=list)
 
     def is_best(self, row: TableRow, column_key: str) -> bool:
         """True when ``row`` holds the lowest value of the column among rows of its training size."""
@@ -682,9 +699,23 @@ def dataset_sections(records: list[RunRecord], published: Iterable[PublishedValu
         candidates = [*ERROR_COLUMNS, *extra_set_columns(r for r in records if r.dataset.name == name)]
         used = [c for c in candidates if any(c.key in r.values for r in rows + budget)]
         failed = [r for r in records if r.dataset.name == name and r.status != "complete"]
+        excluded = [
+            (r, "; ".join(bad))
+            for r in sorted(records, key=lambda r: (r.model, r.protocol, r.n_train, r.seed))
+            if r.dataset.name == name and r.status == "complete" and (bad := nonfinite_metrics(r))
+        ]
         assign_size_groups(rows)
         assign_size_groups(budget)
         sections.append(
-            DatasetSection(name, rows, best_per_column(rows), used, failed, budget, best_by_size=best_per_size(rows))
+            DatasetSection(
+                name,
+                rows,
+                best_per_column(rows),
+                used,
+                failed,
+                budget,
+                best_by_size=best_per_size(rows),
+                excluded=excluded,
+            )
         )
     return sections
