@@ -13,15 +13,17 @@ from mlip_bench.data.catalog import open_store, store_path
 from mlip_bench.data.importers.variant_import import import_variant, subset_label_from_name
 from mlip_bench.units import KCAL_PER_MOL_IN_EV
 
+#: ethanol's atoms (C2H6O), as rMD17 and MD17 ethanol have them
+ETHANOL_Z = np.array([6, 6, 8, 1, 1, 1, 1, 1, 1])
 
-def _npz(path, n_frames, seed, energy=-1000.0, copy_from=None):
+
+def _npz(path, n_frames, seed, energy=-1000.0, copy_from=None, z=(8, 1, 1)):
     rng = np.random.default_rng(seed)
-    pos = rng.normal(size=(n_frames, 3, 3)) * 2
+    z = np.asarray(z)
+    pos = rng.normal(size=(n_frames, len(z), 3)) * 2
     if copy_from is not None:
         pos[0] = np.load(copy_from)["R"][0]  # a frame repeated from another file
-    np.savez(
-        path, R=pos, z=np.array([8, 1, 1]), E=rng.normal(energy, 1.0, n_frames), F=rng.normal(size=(n_frames, 3, 3))
-    )
+    np.savez(path, R=pos, z=z, E=rng.normal(energy, 1.0, n_frames), F=rng.normal(size=(n_frames, len(z), 3)))
     return path
 
 
@@ -42,8 +44,8 @@ def test_subset_label_from_file_name(name, label):
 
 
 def test_cli_import_labels_units_duplicates(tmp_path, capsys):
-    train = _npz(tmp_path / "mol_train.npz", 30, 1)
-    test = _npz(tmp_path / "mol_test.npz", 20, 2, copy_from=train)
+    train = _npz(tmp_path / "mol_train.npz", 30, 1, z=ETHANOL_Z)
+    test = _npz(tmp_path / "mol_test.npz", 20, 2, copy_from=train, z=ETHANOL_Z)
     code = main(
         ["import", str(train), str(test), "--as", "rmd17/ethanol", "--units", "kcal/mol", "--root", str(tmp_path / "r")]
     )
@@ -156,3 +158,22 @@ def test_bad_file_labels_write_no_store(tmp_path, capsys):
         lines = [line for line in err.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
     assert [p for p in root.rglob("*") if p.is_file()] == []  # no store, not even a temporary file
+
+
+@pytest.mark.parametrize(
+    "z, words",
+    [
+        ((8, 1, 1), "the files hold H, O, but md17/ethanol is C, H, O by its card"),
+        ((6, 8, 1, 1, 1, 1), "frame 0 of the files has 6 atoms, but md17/ethanol has 9"),
+    ],
+)
+def test_import_under_a_card_name_checks_species(tmp_path, capsys, z, words):
+    """Issue 11: an arbitrary file imported as md17/ethanol is refused (one line, exit 3), so the
+    card's level of theory is never stamped on unrelated data; under a name of its own it imports."""
+    data = _npz(tmp_path / "other.npz", 5, 1, z=z)
+    root = tmp_path / "r"
+    assert main(["import", str(data), "--as", "md17/ethanol", "--root", str(root)]) == 3
+    err = capsys.readouterr().err.strip()
+    assert words in err and "--as mydata" in err and "\n" not in err
+    assert not store_path("md17/ethanol", root).exists()
+    assert main(["import", str(data), "--as", "mydata", "--root", str(root)]) == 0

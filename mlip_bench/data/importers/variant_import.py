@@ -86,6 +86,33 @@ def import_variant_name(name: str, root: str | Path | None = None) -> str:
     return name
 
 
+def check_card_species(
+    frames: list[Frame], variant: str, species: list[str], atoms_per_frame: int | None = None
+) -> None:
+    """``DatasetError`` (one line) when the frames' elements are not the card's ``species`` for
+    ``variant`` (or, for a molecule, a frame has another number of atoms than ``atoms_per_frame``),
+    so that importing unrelated data under a card's name never stamps the card's level of theory
+    on it. An empty ``species`` (card without the list) checks nothing."""
+    from ase.data import chemical_symbols
+
+    if not species:
+        return
+    found = sorted({int(z) for f in frames for z in np.unique(f.numbers)})
+    symbols = [chemical_symbols[z] if 0 < z < len(chemical_symbols) else f"Z={z}" for z in found]
+    if set(symbols) != set(species):
+        raise DatasetError(
+            f"the files hold {', '.join(symbols)}, but {variant} is {', '.join(sorted(species))} by its card; "
+            "import them under a name of your own (e.g. --as mydata) so the card's level of theory is not stamped on them"
+        )
+    if atoms_per_frame is not None:
+        for i, f in enumerate(frames):
+            if len(f.numbers) != atoms_per_frame:
+                raise DatasetError(
+                    f"frame {i} of the files has {len(f.numbers)} atoms, but {variant} has {atoms_per_frame} by its "
+                    "card; import them under a name of your own (e.g. --as mydata)"
+                )
+
+
 @dataclass
 class SourceSummary:
     """What one imported file contributed."""
@@ -215,6 +242,7 @@ def import_variant(
     if card is not None:
         card_version = card.card_version
         source = card.variant_source(variant)
+        check_card_species(frames, variant, source.species, source.atoms_per_frame if card.kind == "molecule" else None)
         level_of_theory = level_of_theory or source.level_of_theory or card.level_of_theory
         smaller_than_card = source.n_frames is not None and len(frames) < source.n_frames
     if subset is None:
