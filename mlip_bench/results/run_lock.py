@@ -1,7 +1,12 @@
 """One process per run: an advisory lock file ``<out>/locks/<run_id>.lock``.
 
-The lock is an ``flock`` held for as long as the run's process lives, so a run killed with
-``kill -9`` leaves no stale lock (the kernel drops it); the file itself stays and is reused.
+This is the only run lock. ``mlip-bench run`` takes it through :func:`run_lock` and every sweep
+worker (local pool or Slurm task) through :class:`RunLock` (``sweep.cells.CellLock`` is this class),
+so a run and a sweep on the same cell and the same ``--out`` exclude each other.
+
+The lock is an ``flock`` held for as long as the holder's descriptor is open, so a run killed with
+``kill -9`` leaves no stale lock (the kernel drops it); the file itself stays and is reused. The
+descriptor is not inherited by child processes (``O_CLOEXEC``).
 """
 
 from __future__ import annotations
@@ -13,6 +18,11 @@ from pathlib import Path
 
 from mlip_bench.errors import ResultsError
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: locks are no-ops
+    fcntl = None  # type: ignore[assignment]
+
 LOCKS_DIR = "locks"
 
 
@@ -20,32 +30,76 @@ def lock_path(out_dir: Path, run_id: str) -> Path:
     return Path(out_dir) / LOCKS_DIR / f"{run_id}.lock"
 
 
+class RunLock:
+    """An exclusive, non-inheritable ``flock`` on ``<out>/locks/<run_id>.lock``.
+
+    Released on :meth:`release` or automatically when the holding process exits (even by SIGKILL).
+    """
+
+    def __init__(self, out_dir: Path, run_id: str) -> None:
+        self.path = lock_path(out_dir, run_id)
+        self._fd: int | None = None
+
+    def acquire(self, blocking: bool = False) -> bool:
+        """Take the lock; with ``blocking=False`` return False at once if another process holds it."""
+        if self._fd is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        if fcntl is None:  # pragma: no cover
+            self._fd = fd
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {os.uname().nodename}\n".encode(), 0)
+        self._fd = fd
+        return True
+
+    def holder(self) -> str:
+        """The pid (and host) written by the process holding the lock, or "?"."""
+        try:
+            return self.path.read_text(encoding="ascii", errors="replace").strip() or "?"
+        except OSError:
+            return "?"
+
+    def release(self) -> None:
+        """Give the lock back (the lock file stays; it is only a handle)."""
+        if self._fd is not None:
+            if fcntl is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def __enter__(self) -> RunLock:
+        self.acquire(blocking=True)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 @contextlib.contextmanager
 def run_lock(out_dir: Path, run_id: str) -> Iterator[Path]:
     """Hold the lock of ``run_id`` under ``out_dir``; ``ResultsError`` (one line) when another
-    process holds it. Where ``fcntl`` is missing (Windows) the lock is a no-op."""
+    process (another ``mlip-bench run``, or a sweep worker) holds it."""
+    lock = RunLock(out_dir, run_id)
+    if not lock.acquire(blocking=False):
+        raise ResultsError(
+            f"run {run_id} is already running in another process (pid {lock.holder()}, lock {lock.path}); "
+            "wait for it to finish, or use another --out"
+        )
     try:
-        import fcntl
-    except ImportError:  # pragma: no cover
-        yield lock_path(out_dir, run_id)
-        return
-    path = lock_path(out_dir, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            try:
-                holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "?"
-            except OSError:
-                holder = "?"
-            raise ResultsError(
-                f"run {run_id} is already running in another process (pid {holder}, lock {path}); "
-                "wait for it to finish, or use another --out"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield path
+        yield lock.path
     finally:
-        os.close(fd)  # closing the descriptor releases the flock
+        lock.release()

@@ -5,13 +5,14 @@ A cell's record lives at ``<out>/records/<run_id>.json`` (written by the harness
 from that file: a complete record means *done*, a failed record *failed*, anything else *pending*.
 A per-cell lock file (``<out>/locks/<run_id>.lock``, held with ``flock``) makes sure two workers,
 two sweep processes or two Slurm tasks never run the same cell at once; the operating system
-releases it when the holder dies, so a killed sweep leaves no stale locks.
+releases it when the holder dies, so a killed sweep leaves no stale locks. It is the run lock of
+:mod:`mlip_bench.results.run_lock`, the one ``mlip-bench run`` takes, so a run and a sweep on the
+same cell exclude each other too.
 """
 
 from __future__ import annotations
 
 import enum
-import fcntl
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,9 +21,9 @@ from typing import Any
 
 from mlip_bench.errors import ResultsError
 from mlip_bench.results.io import read_record, record_path
+from mlip_bench.results.run_lock import RunLock
 from mlip_bench.results.schema import RunRecord
 
-LOCKS_DIR = "locks"
 LOGS_DIR = "logs"
 #: earlier failed attempts of a cell are moved here before it is retried (not read by the leaderboard)
 ATTEMPTS_DIR = "failed-attempts"
@@ -126,52 +127,8 @@ def archive_failed_record(out_dir: Path, run_id: str) -> Path | None:
     return dest
 
 
-class CellLock:
-    """An exclusive, non-inheritable ``flock`` on ``<out>/locks/<run_id>.lock``.
-
-    Released on :meth:`release` or automatically when the holding process exits (even by SIGKILL).
-    """
-
-    def __init__(self, out_dir: Path, run_id: str) -> None:
-        self.path = Path(out_dir) / LOCKS_DIR / f"{run_id}.lock"
-        self._fd: int | None = None
-
-    def acquire(self, blocking: bool = False) -> bool:
-        """Take the lock; with ``blocking=False`` return False at once if another process holds it."""
-        if self._fd is not None:
-            return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        except BaseException:
-            os.close(fd)
-            raise
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} {os.uname().nodename}\n".encode())
-        self._fd = fd
-        return True
-
-    def release(self) -> None:
-        """Give the lock back (the lock file stays; it is only a handle)."""
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
-    def __enter__(self) -> "CellLock":
-        self.acquire(blocking=True)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
+#: the one run lock (``mlip-bench run`` takes the same one, on the same path)
+CellLock = RunLock
 
 
 def is_locked(out_dir: Path, run_id: str) -> bool:
