@@ -28,3 +28,21 @@ def _is_terminal(stream) -> bool:
         return bool(stream.isatty())
     except (AttributeError, ValueError):
         return False
+
+
+def print_json(payload) -> None:
+    """``payload`` as indented JSON on stdout (``--json``): plain text, no rich markup or wrapping;
+    NaN and infinities become ``null`` so that every JSON parser reads it."""
+    import json
+    import math
+
+    def clean(value):
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {str(k): clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [clean(v) for v in value]
+        return value
+
+    sys.stdout.write(json.dumps(clean(payload), indent=1, ensure_ascii=False, allow_nan=False) + "\n")

@@ -139,7 +139,10 @@ def _download_dataset(name: str, *, root, mirror, force: bool, extras: bool) -> 
         raise type(first_error)(f"{first_variant}: {first_error}{also}")
 
 
-def list_command(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP)) -> None:
+def list_command(
+    root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (machine-readable) instead of a table."),
+) -> None:
     """Every dataset card and which variants are available locally."""
     from rich.table import Table
 
@@ -147,6 +150,11 @@ def list_command(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_H
     from mlip_bench.data.catalog import data_root, embedded_store_path, imported_variants
 
     local = set(imported_variants(root))
+    if as_json:
+        from mlip_bench.commands.console import print_json
+
+        print_json(_list_payload(root, local))
+        return
     table = Table(title=f"datasets (stores under {data_root(root)})")
     for column in ("name", "kind", "variants", "local stores", "level of theory", "raw energy unit", "url"):
         table.add_column(column, overflow="fold", no_wrap=column == "name")
@@ -176,6 +184,38 @@ def list_command(root: Optional[Path] = typer.Option(None, "--root", help=ROOT_H
         if variant.split("/")[0] not in cards:
             table.add_row(*_cells(variant, "-", variant, variant, "-", "eV", "-"))
     _console().print(table)
+
+
+def _list_payload(root, local: set[str]) -> dict:
+    """``datasets list --json``: the data root, every card with its variants and local stores,
+    then the imported variants that have no card."""
+    from mlip_bench.data.cards import list_cards, load_card
+    from mlip_bench.data.catalog import data_root, embedded_store_path
+
+    datasets = []
+    for name in list_cards():
+        card = load_card(name)
+        datasets.append(
+            {
+                "name": name,
+                "card": True,
+                "title": card.title,
+                "kind": card.kind,
+                "variants": list(card.variants),
+                "local_stores": [v for v in card.variants if v in local],
+                "embedded_demo_stores": [
+                    v for v in card.variants if v not in local and embedded_store_path(v) is not None
+                ],
+                "level_of_theory": card.level_of_theory,
+                "raw_energy_unit": card.units.energy,
+                "url_status": sorted({f.url_status for f in card.files}),
+            }
+        )
+    cards = set(list_cards())
+    for variant in sorted(local):
+        if variant.split("/")[0] not in cards:
+            datasets.append({"name": variant, "card": False, "variants": [variant], "local_stores": [variant]})
+    return {"root": str(data_root(root)), "datasets": datasets}
 
 
 def _card_rows(card, variant: str | None) -> list[tuple[str, str]]:
@@ -262,6 +302,7 @@ def info_command(
     verify: bool = typer.Option(
         False, "--verify", help="Read every chunk of the store and check its arrays against the content sha256."
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (machine-readable) instead of a table."),
 ) -> None:
     """Frames, species, atoms per frame, units, level of theory, provenance, splits, duplicates."""
     from rich.table import Table
@@ -298,6 +339,20 @@ def info_command(
                 local.append(v.split("/")[1] + " (embedded demo)")
         table.add_row(*_cells("molecules", ", ".join(card.molecules)))
         table.add_row(*_cells("available locally", ", ".join(local) or f"none under {data_root(root)}"))
+        if as_json:
+            from mlip_bench.commands.console import print_json
+
+            print_json(
+                {
+                    "name": card.name,
+                    "variant": None,
+                    "card": dict(_card_rows(card, None)),
+                    "molecules": list(card.molecules),
+                    "available_locally": local,
+                    "root": str(data_root(root)),
+                }
+            )
+            return
         console.print(table)
         return
     variant = resolve_variant(name, molecule, root=root)
@@ -309,17 +364,39 @@ def info_command(
         for key, value in _card_rows(card, variant):
             table.add_row(*_cells(key, value))
     has_store = store_path(variant, root).is_file() or embedded_store_path(variant) is not None
+    payload: dict = {
+        "name": variant.split("/")[0],
+        "variant": variant,
+        "card": dict(_card_rows(card, variant)) if card is not None else None,
+        "store": None,
+        "root": str(data_root(root)),
+    }
     if has_store:
         with open_store(variant, root=root) as store:
-            for key, value in _store_rows(store):
+            rows = _store_rows(store)
+            for key, value in rows:
                 table.add_row(*_cells(key, value))
+            payload["store"] = dict(rows)
+            payload["store"].update(
+                path=str(store.path),
+                n_frames=int(store.n_frames),
+                species=_symbols(store.species).split(),
+                content_sha256=store.sha256,
+            )
             if verify:  # every chunk read: a corrupt one or changed arrays end in one error line
                 check_store_integrity(store, cache_dir=verified_cache_dir(root), every_chunk=True)
                 table.add_row(*_cells("integrity", "verified: every chunk read, the arrays match the content sha256"))
+                payload["store"]["integrity"] = "verified"
     else:
         if verify:
             raise DatasetError(f"no store for {variant} to verify under {data_root(root)}; {download_hint(variant)}")
         table.add_row(*_cells("store", f"not available under {data_root(root)}; {download_hint(variant)}"))
+        payload["store_hint"] = download_hint(variant)
+    if as_json:
+        from mlip_bench.commands.console import print_json
+
+        print_json(payload)
+        return
     console.print(table)
 
 

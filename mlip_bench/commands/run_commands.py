@@ -285,6 +285,7 @@ def results_list_command(
     out: list[Path] = typer.Option(None, "--out", "-o", help="Results folder(s) (repeatable). Default: results."),
     model: Optional[str] = typer.Option(None, "--model", help="Only this model."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help="Only this dataset variant."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON (one object per run) instead of a table."),
 ) -> None:
     """Show the run records of a results folder as a table."""
     from mlip_bench.results.io import load_records
@@ -298,11 +299,35 @@ def results_list_command(
         r for r in records if (model is None or r.model == model) and (dataset is None or r.dataset.name == dataset)
     ]
     records.sort(key=lambda r: (r.dataset.name, r.model, r.protocol, r.n_train, r.seed))
+    if as_json:
+        from mlip_bench.commands.console import print_json
+
+        print_json([_record_summary(r) for r in records])
+        return
     console = _console()
     if not records:
         console.print(f"no run records in {', '.join(map(str, folders))}")
         return
     console.print(_metrics_table(records, f"{len(records)} runs in {', '.join(map(str, folders))}"))
+
+
+def _record_summary(record) -> dict:
+    """``results list --json``: a run's identity, status, metrics per evaluation set and cost."""
+    return {
+        "run_id": record.run_id,
+        "status": record.status,
+        "error": record.error,
+        "model": record.model,
+        "dataset": record.dataset.name,
+        "n_train": record.n_train,
+        "seed": record.seed,
+        "protocol": record.protocol,
+        "certified": record.certified,
+        "metrics": {name: m.model_dump(mode="json") for name, m in record.metrics.items()},
+        "steps": record.timings.steps if record.timings else None,
+        "train_seconds": record.timings.train_seconds if record.timings else None,
+        "created": record.created,
+    }
 
 
 def demo_command(
