@@ -51,47 +51,10 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
 
 
 def _metrics_table(records: list, title: str):
-    from rich.markup import escape
-    from rich.table import Table
+    """The closing summary: the full table where it fits, a compact one with a legend in 80 columns."""
+    from mlip_bench.commands.summary import metrics_summary
 
-    table = Table(title=escape(title))
-    for column in (
-        "model",
-        "dataset",
-        "n_train",
-        "seed",
-        "protocol",
-        "E MAE (meV)",
-        "E MAE (meV/atom)",
-        "F MAE (meV/Å)",
-        "F RMSE (meV/Å)",
-        "steps",
-        "train (s)",
-        "status",
-    ):
-        table.add_column(
-            column,
-            justify="right" if column[0].isupper() or column in ("n_train", "seed", "steps") else "left",
-            no_wrap=column in ("model", "dataset", "protocol"),
-        )
-    for r in records:
-        m = r.metrics.get("test")
-        fmt = (lambda v: f"{v:.2f}") if m else None
-        table.add_row(  # names come from record files: escaped, so rich never reads them as markup
-            escape(r.model),
-            escape(r.dataset.name),
-            str(r.n_train),
-            str(r.seed),
-            escape(r.protocol),
-            fmt(m.energy_mae_mev) if m else "-",
-            fmt(m.energy_mae_mev_per_atom) if m else "-",
-            fmt(m.force_mae_mev_per_a) if m else "-",
-            fmt(m.force_rmse_mev_per_a) if m else "-",
-            str(r.timings.steps) if r.timings else "-",
-            f"{r.timings.train_seconds:.0f}" if r.timings else "-",
-            escape(r.status if r.status == "complete" else f"{r.status}: {r.error[:60]}"),
-        )
-    return table
+    return metrics_summary(records, title)
 
 
 def _console():
