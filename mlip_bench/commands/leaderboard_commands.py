@@ -30,12 +30,17 @@ def build(
     no_static_figures: bool = typer.Option(
         False, "--no-static-figures", help="Skip the SVG fallbacks (faster; interactive plots only)."
     ),
+    md: list[Path] = typer.Option(
+        None,
+        "--md",
+        help="Folder of MD records (repeatable), besides each results folder's own md/ (mlip-bench md --out RESULTS/md).",
+    ),
 ) -> None:
-    """Render run records into a static site (works from file:// offline)."""
+    """Render run records (and MD records, when there are any) into a static site (works from file:// offline)."""
     from mlip_bench.leaderboard.build import build_site
 
     dirs = list(results) if results else [DEFAULT_RESULTS]
-    index = build_site(dirs, out, published, static_figures=not no_static_figures)
+    index = build_site(dirs, out, published, static_figures=not no_static_figures, md_dirs=list(md or []))
     typer.echo(f"leaderboard written: {index}")
 
 

@@ -36,6 +36,8 @@ from markupsafe import Markup
 
 from mlip_bench.errors import ConfigError, ResultsError
 from mlip_bench.leaderboard import site_data
+from mlip_bench.leaderboard.md_data import attach_to_sections as attach_md
+from mlip_bench.leaderboard.md_data import load_md_records, md_folders, md_view, stability_figure
 from mlip_bench.leaderboard.plots import error_histogram_figure, learning_curve_figure, parity_figure, parity_pairs
 from mlip_bench.leaderboard.published import Published, default_published_path, load_published
 from mlip_bench.leaderboard.replication import replicate
@@ -196,13 +198,15 @@ def build_site(
     *,
     replication_md: Path | None = None,
     static_figures: bool = True,
+    md_dirs: list[Path] | None = None,
 ) -> Path:
     """Build the leaderboard from the run records under ``results_dirs`` into ``out_dir``.
 
     ``published``: the published-numbers YAML; None uses ``baselines/published.yaml`` of this
     checkout when it exists. ``replication_md``: a Markdown report shown on the replication page;
     None uses ``REPLICATION.md`` at the checkout root when it exists. ``static_figures``: also write
-    SVG fallbacks (needs matplotlib). Returns the path of ``index.html``.
+    SVG fallbacks (needs matplotlib). ``md_dirs``: folders of MD records besides each results
+    folder's own ``md/`` (see ``leaderboard.md_data``). Returns the path of ``index.html``.
     Raises ``ResultsError`` for a record failing validation (naming file and field), and when the
     folders hold no run record at all (a blank site would look like a working one).
     """
@@ -227,6 +231,11 @@ def build_site(
     sections = dataset_sections(records, pub.values if pub else ())
     curves = build_curves(records)
     figures = group_figures(curves)
+    md = md_view(
+        load_md_records(md_folders([Path(p) for p in results_dirs], [Path(p) for p in md_dirs or ()])),
+        {r.run_id: r.dataset.name for r in records},
+    )
+    attach_md(sections, md)
     rep = replicate(pub, records, figures) if pub else None
     run_pages = {r.run_id: run_page_name(r.run_id) for r in records}
     if len(set(run_pages.values())) != len(run_pages):
@@ -292,6 +301,7 @@ def build_site(
         specs = {
             f.key: {col: learning_curve_figure(f, col, published_values) for col in CURVE_COLUMNS} for f in plotted
         }
+        md_specs = {f.key: spec for f in plotted if (spec := stability_figure(f, md)) is not None}
         fits = {c.key: {col: c.fit(col) for col in CURVE_COLUMNS} for c in curves}  # certified points only
         downloads.add("slopes", *site_data.slopes_table(figures, fits))
         single_tables = {f.key: site_data.single_size_rows(f) for f in figures if site_data.single_size(f)}
@@ -303,6 +313,8 @@ def build_site(
                 page="curves",
                 figures=figures,
                 specs=specs,
+                md_specs=md_specs,
+                md_settings=md.settings,
                 fits=fits,
                 confidence=0.95,
                 static_figures=static_figures,

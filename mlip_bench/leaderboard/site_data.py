@@ -126,6 +126,10 @@ def leaderboard_table(
     for c in columns:
         header += [f"{c.key} mean ({c.unit})", f"{c.key} std ({c.unit})", f"{c.key} evidence"]
     header += ["n_seeds", "seeds", "n_parameters", "training_cost_by_hardware", "run_ids", "date", "published_source"]
+    with_md = any(getattr(r, "md", None) is not None for r in rows)
+    if with_md:
+        header += ["md_stable_replicas", "md_time_to_failure_ps", "md_time_to_failure_std_ps", "md_length_ps"]
+        header += ["md_observable", "md_observable_value", "md_ids"]
     out = []
     for r in rows:
         line: list[Any] = [
@@ -154,6 +158,18 @@ def leaderboard_table(
             r.date,
             r.source,
         ]
+        if with_md:
+            md = r.md
+            ttf = md.time_to_failure if md else None
+            line += [
+                md.stable_text if md else None,
+                _num(ttf.mean) if ttf else None,
+                _num(ttf.std) if ttf and ttf.std is not None else None,
+                md.length_ps if md else None,
+                md.observable_label if md else None,
+                _num(md.observable.mean) if md and md.observable else None,
+                " ".join(md.md_ids) if md else "",
+            ]
         out.append(line)
     return header, out
 

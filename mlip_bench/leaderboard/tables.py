@@ -22,6 +22,7 @@ import math
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mlip_bench.leaderboard.curves import SlopeFit, fit_band, fit_learning_curve, seed_slope
 from mlip_bench.leaderboard.published import PublishedValue
@@ -443,6 +444,8 @@ class TableRow:
     protocol_text: str = ""
     #: n_train of the training-size group the row belongs to (★ compares rows of one group only)
     size_group: int = 0
+    #: MD stability and observables of the row's runs (``leaderboard.md_data.MDSummary``), if any
+    md: Any = None
 
     @property
     def n_certified(self) -> int:
@@ -661,6 +664,10 @@ class DatasetSection:
     #: complete runs left out of every mean and seed list because a metric is NaN or infinite,
     #: each with the reason (see ``nonfinite_metrics``)
     excluded: list[tuple[RunRecord, str]] = field(default_factory=list)
+    #: the MD setting whose records the MD columns show ("" without MD records), and how many
+    #: MD records of this dataset were left out (see ``leaderboard.md_data``)
+    md_setting: str = ""
+    md_left_out: int = 0
 
     def is_best(self, row: TableRow, column_key: str) -> bool:
         """True when ``row`` holds the lowest value of the column among rows of its training size."""

@@ -14,6 +14,8 @@ from mlip_bench.errors import ResultsError, describe_validation_error
 from mlip_bench.results.schema import RunRecord
 
 RECORDS_DIR = "records"
+#: the folder of MD records inside a results folder (``mlip-bench md --out <results>/md``)
+MD_RECORDS_DIR = "md"
 
 
 def record_path(out_dir: Path, run_id: str) -> Path:
@@ -53,7 +55,10 @@ def _record_files(paths: Iterable[Path | str]) -> list[Path]:
         p = Path(p)
         if p.is_dir():
             sub = p / RECORDS_DIR
-            files.extend(sorted((sub if sub.is_dir() else p).rglob("*.json")))
+            if sub.is_dir():
+                files.extend(sorted(sub.rglob("*.json")))
+            else:  # MD records (<folder>/md/, see leaderboard.md_data) are not run records
+                files.extend(sorted(f for f in p.rglob("*.json") if f.relative_to(p).parts[0] != MD_RECORDS_DIR))
         elif p.is_file():
             files.append(p)
         else:
