@@ -8,13 +8,15 @@ from typing import Optional
 
 import typer
 
+from mlip_bench.errors import ConfigError
+
 DEFAULT_OUT = Path("md")
 DEFAULT_RESULTS = Path("results")
 
 
 def md_command(
-    target: str = typer.Argument(
-        ..., help="A checkpoint (<out>/checkpoints/<run_id>/best_model.pt) or a run id found under --results."
+    target: Optional[str] = typer.Argument(
+        None, help="A checkpoint (<out>/checkpoints/<run_id>/best_model.pt) or a run id found under --results."
     ),
     temperature: float = typer.Option(
         500.0, "--temperature", "-T", help="Temperature (K): thermostat target (nvt) and initial velocities."
@@ -26,11 +28,20 @@ def md_command(
         3, "--replicas", min=1, help="Independent trajectories, each from its own test-set frame."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the starting frames, velocities and thermostat noise."),
-    out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Folder for MD records and figures."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Folder for MD records and figures. Default: md (with --sweep: RESULTS/md)."
+    ),
     results: Optional[list[Path]] = typer.Option(
         None,
         "--results",
-        help="Results folder(s) holding records/ and checkpoints/ of the run (repeatable). Default: results.",
+        help="Results folder(s) holding records/ and checkpoints/ of the run (repeatable). Default: results "
+        "(with --sweep: the sweep's own).",
+    ),
+    sweep: Optional[Path] = typer.Option(
+        None,
+        "--sweep",
+        help="Instead of TARGET: run the MD benchmark for every complete run of this sweep file, skipping "
+        "finished MD records.",
     ),
     friction: float = typer.Option(0.01, "--friction", help="Langevin friction (1/fs), nvt only."),
     sample_every: int = typer.Option(10, "--sample-every", min=1, help="Keep a frame for observables every N steps."),
@@ -77,6 +88,13 @@ def md_command(
         device=device,
         reference_interval_fs=reference_interval_fs,
     )
+    if (target is None) == (sweep is None):
+        raise ConfigError("give either TARGET (a checkpoint or run id) or --sweep SWEEPFILE, not both or neither")
+    command = " ".join(["mlip-bench", *sys.argv[1:]])
+    if sweep is not None:
+        _md_sweep(sweep, settings, results, out, root, command)
+        return
+    out = out or DEFAULT_OUT
     folders = list(results) if results else [DEFAULT_RESULTS]
     record = run_md(
         target,
@@ -87,7 +105,7 @@ def md_command(
         dataset=dataset,
         structure=structure,
         progress=True,
-        command=" ".join(["mlip-bench", *sys.argv[1:]]),
+        command=command,
     )
     console = Console()
     st, ob, sp = record.stability, record.observables, record.speed
@@ -119,6 +137,44 @@ def md_command(
         console.print(f"  [dim]{name}: not available ({why})[/]")
     console.print(f"  speed {sp.steps_per_second:.1f} steps/s, {sp.ns_per_day:.3f} ns/day")
     print(f"record: {md_record_path(out, record.md_id)}")
+
+
+def _md_sweep(sweep: Path, settings, results: Optional[list[Path]], out: Optional[Path], root, command: str) -> None:
+    """``md --sweep``: one MD benchmark per complete run of the sweep; a summary line per run."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from mlip_bench.md.sweep_md import DONE, FAILED, md_for_sweep
+
+    if results and len(results) > 1:
+        raise ConfigError("--sweep reads one results folder: give --results once (the sweep's --out)")
+    console = Console()
+
+    def show(o) -> None:
+        colour = {DONE: "green", FAILED: "red"}.get(o.outcome, "dim")
+        console.print(
+            f"[{colour}]{o.outcome:>11}[/] {escape(o.run_id)}" + (f": {escape(o.detail)}" if o.detail else "")
+        )
+
+    result = md_for_sweep(
+        sweep,
+        settings,
+        results_dir=results[0] if results else None,
+        md_dir=out,
+        root=root,
+        progress=True,
+        command=command,
+        on_outcome=show,
+    )
+    counts = ", ".join(
+        f"{result.count(k)} {k}" for k in ("done", "skipped", "busy", "failed", "not trained") if result.count(k)
+    )
+    print(f"md --sweep {sweep}: {counts or 'no cells'}; MD records in {result.md_dir}")
+    if result.failed:
+        first = result.failed[0]
+        raise type(first.error)(
+            f"{len(result.failed)} MD benchmark(s) failed; the first, of {first.run_id}: {first.detail}"
+        )
 
 
 def register(app: typer.Typer) -> None:
