@@ -70,7 +70,8 @@ def measure(model: str, steps: int) -> dict[str, float]:
     from mlip_bench.data.graphs import frame_to_graph
     from mlip_bench.models.potential import DatasetStatistics
     from mlip_bench.models.registry import build_potential, load_model_config
-    from mlip_bench.train.protocols import PRESETS, load_protocol
+    from mlip_bench.train import protocols
+    from mlip_bench.train.protocols import load_protocol
     from mlip_bench.train.trainer import Trainer
 
     frames = _frames(250)
@@ -88,7 +89,9 @@ def measure(model: str, steps: int) -> dict[str, float]:
             trainer._train_step(batch)
             if k >= 10:
                 times.append(time.perf_counter() - started)
-    protocol_name = "plateau" if "plateau" in PRESETS else "short"
+    # an older checkout keeps its presets in a PRESETS dict, a newer one as YAML files
+    presets = protocols.available_protocols() if hasattr(protocols, "available_protocols") else protocols.PRESETS
+    protocol_name = "plateau" if "plateau" in presets else "short"
     torch.manual_seed(0)
     potential = build_potential(config, statistics_)
     protocol = load_protocol(protocol_name, "molecule", steps_by_n_train=None, max_steps=300)

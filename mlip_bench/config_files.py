@@ -1,6 +1,6 @@
 """YAML config files -> validated pydantic models, with one-line errors that name the file.
 
-Every config kind (dataset cards, model configs, sweep files, published numbers) is read here,
+Every config kind (dataset cards, model configs, protocols, sweep files, published numbers) is read here,
 so a broken file reads the same whichever kind it is::
 
     cannot read <what> <path>: file not found

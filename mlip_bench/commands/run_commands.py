@@ -110,7 +110,12 @@ def run_command(
     one_seed: Optional[int] = typer.Option(
         None, "--seed", min=0, help="Run this one seed only (instead of --seeds), e.g. to reproduce one record."
     ),
-    protocol: str = typer.Option("cpu", "--protocol", "-p", help="Protocol preset: paper, cpu, demo, smoke."),
+    protocol: str = typer.Option(
+        "cpu",
+        "--protocol",
+        "-p",
+        help="Protocol: a preset (paper, plateau, cpu, short, demo, smoke) or a protocol YAML file.",
+    ),
     out: Path = typer.Option(DEFAULT_OUT, "--out", "-o", help="Results folder (records/ and checkpoints/)."),
     root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
     set_: Optional[list[str]] = typer.Option(
@@ -130,7 +135,7 @@ def run_command(
 
     variant = resolve_variant(dataset, molecule, root=root)
     load_model_config(model)  # unknown model -> one line before any data is touched
-    load_protocol(protocol)
+    load_protocol(protocol)  # unknown preset, bad protocol file -> one line
     device = check_device(device)
     card = card_for(variant)
     if n_train is None:

@@ -45,7 +45,9 @@ def sweep(
     ),
     root: Path | None = typer.Option(None, "--root", help="Data root (default: $MLIP_BENCH_ROOT or the user cache)."),
     protocol: str | None = typer.Option(
-        None, "--protocol", help="Override the sweep's protocol (e.g. paper, cpu, smoke)."
+        None,
+        "--protocol",
+        help="Override the sweep's protocol: a preset (paper, cpu, smoke, ...) or a protocol YAML file.",
     ),
     runner: str | None = typer.Option(
         None, "--runner", help="Cell runner 'module:function' (default: the training harness)."
@@ -80,7 +82,10 @@ def sweep(
 
         spec = parse_sweep({**spec.model_dump(), **updates}, source=str(sweep_file))
     if spec.runner == DEFAULT_RUNNER:
+        from mlip_bench.train.protocols import load_protocol
+
         _check_models(spec.model_names)
+        load_protocol(spec.protocol)  # an unknown preset or a bad protocol file: one line, before any cell
     resolve_runner(spec.runner)  # fail now, not in every worker
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", spec.name):  # it becomes runs/<name>/ and a job name
         raise ConfigError(f"sweep name {spec.name[:60]!r}: use letters, digits, '.', '_', '+', '-' (no '/' or '..')")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mlip_bench.errors import ConfigError
-from mlip_bench.paths import model_config_path
+from mlip_bench.paths import model_config_path, protocol_name
 from mlip_bench.results.failed import failed_record
 from mlip_bench.results.io import record_path
 from mlip_bench.results.schema import RunRecord
@@ -150,7 +150,7 @@ def failed_cell_record(cell: Cell, error: str, seconds: float = 0.0) -> RunRecor
         dataset=cell.dataset,
         n_train=cell.n_train,
         seed=cell.seed,
-        protocol=cell.protocol,
+        protocol=protocol_name(cell.protocol),
         protocol_config={"overrides": cell.overrides} if cell.overrides else {},
         notes=f"recorded by the sweep worker after {seconds:.1f} s",
     )

@@ -71,8 +71,10 @@ def cell_run_id(
 ) -> str:
     """The run id :func:`run_cell` gives these arguments (``dataset`` as a resolved variant name):
     overrides add a ``+<hash>`` tag to the protocol label (``ConfigError`` for unknown keys)."""
+    from mlip_bench.paths import protocol_name
+
     _, _, tag = _split_overrides(overrides)
-    return run_id(model, dataset, n_train, seed, protocol + tag)
+    return run_id(model, dataset, n_train, seed, protocol_name(protocol) + tag)
 
 
 def _fingerprint(parts: dict[str, Any]) -> str:
@@ -93,6 +95,7 @@ def run_cell(
 ) -> RunRecord:
     """Train and evaluate one run and write its record (see module doc). Idempotent.
 
+    ``protocol``: a preset name or a protocol YAML file (its runs are named by the file's stem).
     ``overrides``: protocol fields to change (e.g. ``{"max_steps": 100}``) and/or ``{"model":
     {...}}`` for model-config fields; a run with overrides gets ``+<hash>`` after its protocol
     name so it never mixes with the preset's runs. ``device``: "cpu", "cuda", ... (default: cuda
@@ -100,12 +103,13 @@ def run_cell(
     """
     from mlip_bench.data.catalog import card_for, open_store, resolve_variant
     from mlip_bench.models.registry import load_model_config
+    from mlip_bench.paths import protocol_name
     from mlip_bench.results.io import read_record, record_path
     from mlip_bench.train.protocols import load_protocol
 
     out_dir = Path(out_dir)
     protocol_over, model_over, tag = _split_overrides(overrides)
-    protocol_label = protocol + tag
+    protocol_label = protocol_name(protocol) + tag
     variant = resolve_variant(dataset, root=root)
     rid = run_id(model, variant, n_train, seed, protocol_label)
     existing = record_path(out_dir, rid)

@@ -1,19 +1,25 @@
-"""Training protocols: the paper's recipe (`paper`) and reduced presets (`cpu`, `demo`, `smoke`).
+"""Training protocols: the paper's recipe (`paper`) and reduced presets (`cpu`, `demo`, `smoke`, ...).
 
 A :class:`Protocol` holds every knob of a training run: loss weights, optimiser, schedule, EMA,
-stopping rules and budgets. Presets are resolved for a dataset kind ("molecule" or "periodic")
-because the paper uses different loss weights, learning rates and batch sizes for each
-(FACTS.md section 4). See docs/protocols.md for which knobs the reduced presets change and why.
+stopping rules and budgets. Protocols are YAML files: the presets ship as package data in
+``mlip_bench/configs/protocols/<name>.yaml``, and a user file is accepted by path wherever a
+preset name is (named by its stem). A protocol is resolved for a dataset kind ("molecule" or
+"periodic") because the paper uses different loss weights, learning rates and batch sizes for
+each (FACTS.md section 4; a file's ``by_kind``). See docs/protocols.md for which knobs the reduced
+presets change and why.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from mlip_bench.config_files import load_yaml_model
 from mlip_bench.errors import ConfigError, describe_validation_error
+from mlip_bench.paths import PROTOCOLS_DIR, is_protocol_path, protocol_name, protocol_path
 
 DatasetKind = Literal["molecule", "periodic"]
 
@@ -158,104 +164,87 @@ class Protocol(BaseModel):
         return float(self.force_weight)
 
 
-#: the baselines' own learning rates (schnetpack's md17/rmd17 presets and the DimeNet++ paper use
-#: 1e-3); NequIP's 0.01 made PyG SchNet diverge within 30 steps on rMD17 ethanol here.
-BASELINE_LEARNING_RATES = {
-    "schnet": 1e-3,
-    "dimenet++": 1e-3,
-    "schnetpack-schnet": 1e-3,
-    "schnetpack-painn": 1e-3,
-}
+class ProtocolFile(BaseModel):
+    """A protocol YAML file: ``Protocol`` fields, an optional ``extends: OTHER`` (a preset name or
+    a path) to start from, and ``by_kind: {molecule: {...}, periodic: {...}}`` for the values that
+    differ by dataset kind. The protocol's name is the file's stem; its kind comes from the dataset."""
 
+    model_config = ConfigDict(extra="allow")
 
-def _paper(kind: DatasetKind) -> dict[str, Any]:
-    common = dict(learning_rate_by_model=dict(BASELINE_LEARNING_RATES))
-    if kind == "periodic":
-        return dict(force_weight=N_ATOMS_SQUARED, learning_rate=0.005, batch_size=1, **common)
-    return dict(force_weight=1000.0, learning_rate=0.01, batch_size=5, **common)
+    extends: str | None = None
+    by_kind: dict[DatasetKind, dict[str, Any]] = Field(default_factory=dict)
 
+    def misplaced_key(self) -> tuple[str, str] | None:
+        """(key, why) for the first key that is not a protocol setting, else None."""
+        allowed = set(Protocol.model_fields) - {"name", "dataset_kind"}
+        places = [("", self.model_extra or {})] + [(f"by_kind.{k}.", v) for k, v in self.by_kind.items()]
+        for prefix, values in places:
+            for key in values:
+                if key in ("name", "dataset_kind"):
+                    return prefix + key, "set by the file's name and the dataset, not in the file"
+                if key not in allowed:
+                    return prefix + key, "unknown protocol field (check its spelling)"
+        return None
 
-#: the cpu preset's step ladder: the same optimiser-step budget for every model
-CPU_STEPS_BY_N_TRAIN = {50: 2000, 100: 3000, 250: 4000, 500: 5000, 1000: 6000}
-#: the short preset's step ladder (about half of cpu at the MD17 ladder sizes)
-SHORT_STEPS_BY_N_TRAIN = {50: 1000, 150: 1500, 350: 2000, 950: 3000}
-
-PRESETS: dict[str, dict[str, Any]] = {
-    "paper": dict(
-        description="The paper's recipe (meant for a GPU): train until early stopping or LR < 1e-6.",
-    ),
-    "cpu": dict(
-        description=(
-            "Fixed optimiser-step budget per training size (same for every model), "
-            "scheduler patience 10% of the budgeted epochs, early stopping off, <=1000 test frames."
-        ),
-        steps_by_n_train=CPU_STEPS_BY_N_TRAIN,
-        scheduler_patience_fraction=0.1,
-        scheduler_patience=1,
-        early_stopping_patience=1_000_000,
-        max_test_frames=1000,
-    ),
-    "short": dict(
-        description=(
-            "Half the cpu budget (1000/1500/2000/3000 steps at 50/150/350/950 frames), otherwise as cpu: "
-            "the committed learning curves were produced with it inside one working session."
-        ),
-        steps_by_n_train=SHORT_STEPS_BY_N_TRAIN,
-        scheduler_patience_fraction=0.1,
-        scheduler_patience=1,
-        early_stopping_patience=1_000_000,
-        max_test_frames=1000,
-    ),
-    "plateau": dict(
-        description=(
-            "Trains to convergence on a CPU: validation every ~100 steps, LR halved after 4 validations "
-            "without gain, stop when the LR falls below 1/100 of its start or after 20 validations without "
-            "gain (both certify convergence); a 100,000-step cap marks a run 'still improving'."
-        ),
-        validate_every_steps=100,
-        scheduler_factor=0.5,
-        scheduler_patience=4,
-        early_stopping_patience=20,
-        min_learning_rate_factor=0.01,
-        max_steps=100_000,
-        max_test_frames=1000,
-    ),
-    "demo": dict(
-        description="A few hundred steps per size on the embedded ethanol store (mlip-bench demo).",
-        steps_by_n_train={50: 600, 100: 900, 200: 1200},
-        scheduler_patience_fraction=0.1,
-        scheduler_patience=1,
-        early_stopping_patience=1_000_000,
-        max_test_frames=200,
-        max_val_frames=25,
-    ),
-    "smoke": dict(
-        description="Tens of steps, to check that a model trains end to end (CI).",
-        max_steps=20,
-        scheduler_patience=2,
-        early_stopping_patience=1_000_000,
-        max_test_frames=20,
-        max_val_frames=10,
-    ),
-}
+    def fields_for(self, kind: DatasetKind) -> dict[str, Any]:
+        """The file's own settings for ``kind`` (its ``by_kind`` entry last)."""
+        return {**(self.model_extra or {}), **self.by_kind.get(kind, {})}
 
 
 def available_protocols() -> list[str]:
-    """Names of the protocol presets."""
-    return sorted(PRESETS)
+    """Names of the protocol presets (``mlip_bench/configs/protocols/<name>.yaml``)."""
+    return sorted(p.stem for p in PROTOCOLS_DIR.glob("*.yaml"))
 
 
-def load_protocol(name: str, dataset_kind: DatasetKind = "molecule", **overrides: Any) -> Protocol:
-    """The preset ``name`` for ``dataset_kind``, with ``overrides`` applied (``ConfigError`` if bad)."""
-    if name not in PRESETS:
-        raise ConfigError(f"unknown protocol {name!r}; choose one of: {', '.join(available_protocols())}")
+def _protocol_file(name_or_path: str | Path) -> Path:
+    """The file of a preset name or a protocol path (``ConfigError`` for an unknown preset, or a
+    file named like a preset: its runs would share the preset's run ids)."""
+    if not is_protocol_path(name_or_path):
+        path = protocol_path(str(name_or_path))
+        if not path.is_file():
+            raise ConfigError(
+                f"unknown protocol {str(name_or_path)!r}; choose one of: {', '.join(available_protocols())}"
+                " (or give a protocol YAML file)"
+            )
+        return path
+    path = Path(name_or_path)
+    if path.stem in available_protocols() and path.resolve() != protocol_path(path.stem).resolve():
+        raise ConfigError(
+            f"protocol file {path} is named like the preset {path.stem!r}: rename it (a run is named "
+            "by its protocol, so its runs would share the preset's run ids)"
+        )
+    return path
+
+
+def _protocol_values(path: Path, kind: DatasetKind, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The settings of the protocol file ``path`` for ``kind``, its ``extends`` chain applied
+    (a ``description`` is the file's own: it is not inherited)."""
+    if path.resolve() in chain:
+        raise ConfigError(f"{path}: 'extends' chain loops back to itself")
+    spec = load_yaml_model(path, ProtocolFile, "protocol file")
+    misplaced = spec.misplaced_key()
+    if misplaced is not None:
+        raise ConfigError(f"{path}: field {misplaced[0]!r}: {misplaced[1]}")
+    values: dict[str, Any] = {}
+    if spec.extends is not None:
+        values = _protocol_values(_protocol_file(spec.extends), kind, (*chain, path.resolve()))
+        values.pop("description", None)
+    values.update(spec.fields_for(kind))
+    return values
+
+
+def load_protocol(name: str | Path, dataset_kind: DatasetKind = "molecule", **overrides: Any) -> Protocol:
+    """The protocol ``name`` (a preset, or a path to a protocol YAML file, named by its stem) for
+    ``dataset_kind``, with ``overrides`` applied (``ConfigError`` if bad)."""
+    path = _protocol_file(name)
     if dataset_kind not in ("molecule", "periodic"):
         raise ConfigError(f"unknown dataset kind {dataset_kind!r}; use 'molecule' or 'periodic'")
-    values: dict[str, Any] = {"name": name, "dataset_kind": dataset_kind}
-    values.update(_paper(dataset_kind))
-    values.update(PRESETS[name])
+    label = protocol_name(name)
+    values: dict[str, Any] = {"name": label, "dataset_kind": dataset_kind}
+    values.update(_protocol_values(path, dataset_kind))
     values.update(overrides)
     try:
         return Protocol.model_validate(values)
     except ValidationError as err:
-        raise ConfigError(f"protocol {name!r}: {describe_validation_error(err)}") from None
+        where = f" ({path})" if is_protocol_path(name) else ""
+        raise ConfigError(f"protocol {label!r}{where}: {describe_validation_error(err)}") from None

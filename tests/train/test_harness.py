@@ -133,23 +133,25 @@ def test_record_carries_convergence_and_validation_history(tmp_path, baselines, 
     assert "converged" in plateau.convergence.detail
 
 
-def test_a_raised_cap_continues_budget_ended_runs_from_their_final_state(tmp_path, baselines, toy_root, monkeypatch):
+def test_a_raised_cap_continues_budget_ended_runs_from_their_final_state(tmp_path, baselines, toy_root):
     """A run its step cap ended is the first part of the same run under a higher cap: raising the
-    preset's cap makes run_cell (and a sweep) train it on from its final checkpoint and replace
+    protocol's cap makes run_cell (and a sweep) train it on from its final checkpoint and replace
     its record; a run a plateau rule ended, or another change than the budget, is not continued."""
     from mlip_bench.sweep.cells import Cell, CellState, cell_state
     from mlip_bench.train.harness import record_continues
-    from mlip_bench.train.protocols import PRESETS
 
     out = tmp_path / "out"
-    first = run_cell("pairmlp", "toy", 20, 0, "smoke", out, root=toy_root)
+    protocol = tmp_path / "capped.yaml"  # a user's protocol file, edited between the runs
+    protocol.write_text("extends: smoke\nmax_steps: 20\n")
+    first = run_cell("pairmlp", "toy", 20, 0, str(protocol), out, root=toy_root)
     assert first.convergence.rule == "budget" and first.timings.steps == 20
-    cell = Cell("pairmlp", "toy", 20, 0, "smoke", first.run_id)
-    assert not record_continues(first, "smoke") and cell_state(cell, out) is CellState.DONE
+    assert first.protocol == "capped" and first.run_id == run_id("pairmlp", "toy", 20, 0, "capped")
+    cell = Cell("pairmlp", "toy", 20, 0, str(protocol), first.run_id)
+    assert not record_continues(first, str(protocol)) and cell_state(cell, out) is CellState.DONE
 
-    monkeypatch.setitem(PRESETS, "smoke", {**PRESETS["smoke"], "max_steps": 30})
-    assert record_continues(first, "smoke") and cell_state(cell, out) is CellState.PENDING
-    longer = run_cell("pairmlp", "toy", 20, 0, "smoke", out, root=toy_root)
+    protocol.write_text("extends: smoke\nmax_steps: 30\n")
+    assert record_continues(first, str(protocol)) and cell_state(cell, out) is CellState.PENDING
+    longer = run_cell("pairmlp", "toy", 20, 0, str(protocol), out, root=toy_root)
     assert longer.run_id == first.run_id and longer.timings.steps == 30
     n_first = len(first.validation_history.step)
     assert longer.validation_history.step[:n_first] == first.validation_history.step
@@ -158,5 +160,5 @@ def test_a_raised_cap_continues_budget_ended_runs_from_their_final_state(tmp_pat
     assert load_records(out) == [longer] and cell_state(cell, out) is CellState.DONE
 
     # another learning rate is another run: its checkpoint is refused, not continued
-    monkeypatch.setitem(PRESETS, "smoke", {**PRESETS["smoke"], "max_steps": 40, "learning_rate": 0.5})
-    assert not record_continues(longer, "smoke")
+    protocol.write_text("extends: smoke\nmax_steps: 40\nlearning_rate: 0.5\n")
+    assert not record_continues(longer, str(protocol))

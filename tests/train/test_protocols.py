@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 from mlip_bench.errors import ConfigError
-from mlip_bench.train.protocols import CPU_STEPS_BY_N_TRAIN, available_protocols, load_protocol
+from mlip_bench.train.protocols import Protocol, available_protocols, load_protocol
+
+#: the cpu preset's step ladder (docs/protocols.md)
+CPU_STEPS_BY_N_TRAIN = {50: 2000, 100: 3000, 250: 4000, 500: 5000, 1000: 6000}
 
 
 def test_paper_recipe_for_molecules_and_periodic_systems():
@@ -70,3 +73,68 @@ def test_only_a_budget_change_continues_a_run():
     # a record written before a field existed (here: lr_schedule) reads with the field's default
     old = {k: v for k, v in capped.items() if k not in ("lr_schedule", "warmup_steps")}
     assert load_protocol("plateau", max_steps=80_000).differs_only_in_budget(old)
+
+
+def test_a_user_protocol_file_is_named_by_its_stem_and_extends_a_preset(tmp_path):
+    path = tmp_path / "my-budget.yaml"
+    path.write_text("extends: cpu\nmax_test_frames: 50\nby_kind:\n  periodic:\n    batch_size: 2\n")
+    mol, per = load_protocol(path, "molecule"), load_protocol(str(path), "periodic")
+    assert mol.name == per.name == "my-budget"
+    # the preset's settings (and the paper's per-kind recipe under it), then the file's own
+    assert mol.model_dump(exclude={"name", "max_test_frames", "description"}) == load_protocol(
+        "cpu", "molecule"
+    ).model_dump(exclude={"name", "max_test_frames", "description"})
+    assert (mol.max_test_frames, mol.batch_size, per.batch_size, per.learning_rate) == (50, 5, 2, 0.005)
+    assert mol.description == ""  # a description is the file's own, never inherited
+    assert load_protocol(path, max_test_frames=7).max_test_frames == 7  # overrides come last
+
+
+def test_a_protocol_file_without_extends_starts_from_the_field_defaults(tmp_path):
+    path = tmp_path / "bare.yml"
+    path.write_text("description: mine\nmax_steps: 9\n")
+    bare = load_protocol(path, "periodic")
+    assert bare.model_dump(exclude={"name", "dataset_kind", "description", "max_steps"}) == {
+        k: v
+        for k, v in Protocol(name="x").model_dump().items()
+        if k not in ("name", "dataset_kind", "description", "max_steps")
+    }
+    assert (bare.description, bare.max_steps, bare.learning_rate_by_model) == ("mine", 9, {})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("extends: cpu\nlr: 0.1\n", r"bad\.yaml: field 'lr': unknown protocol field \(check its spelling\)"),
+        ("name: other\n", r"field 'name': set by the file's name and the dataset, not in the file"),
+        ("by_kind:\n  molecule:\n    lr: 1\n", r"field 'by_kind\.molecule\.lr': unknown protocol field"),
+        ("by_kind:\n  crystal: {}\n", r"field 'by_kind\.crystal.*': Input should be 'molecule' or 'periodic'"),
+        ("learning_rate: -1\n", r"protocol 'bad' \(.*bad\.yaml\): field 'learning_rate'"),
+        ("extends: nosuch\n", "unknown protocol 'nosuch'; choose one of"),
+        ("- a list\n", "a protocol file must be a YAML mapping"),
+    ],
+)
+def test_a_bad_protocol_file_is_one_line_naming_the_file(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_protocol(path)
+
+
+def test_protocol_files_that_loop_clash_with_a_preset_or_are_missing_are_refused(tmp_path):
+    (tmp_path / "a.yaml").write_text(f"extends: {tmp_path / 'b.yaml'}\n")
+    (tmp_path / "b.yaml").write_text(f"extends: {tmp_path / 'a.yaml'}\n")
+    with pytest.raises(ConfigError, match="'extends' chain loops back to itself"):
+        load_protocol(tmp_path / "a.yaml")
+    (tmp_path / "cpu.yaml").write_text("extends: cpu\n")
+    with pytest.raises(ConfigError, match="named like the preset 'cpu': rename it"):
+        load_protocol(tmp_path / "cpu.yaml")
+    with pytest.raises(ConfigError, match="cannot read protocol file .*nothere.yaml: file not found"):
+        load_protocol(tmp_path / "nothere.yaml")
+
+
+def test_the_presets_are_package_data_named_by_their_files():
+    from mlip_bench.paths import PROTOCOLS_DIR, protocol_name
+
+    assert available_protocols() == sorted(p.stem for p in PROTOCOLS_DIR.glob("*.yaml"))
+    assert {"paper", "plateau", "cpu", "short", "demo", "smoke"} <= set(available_protocols())
+    assert protocol_name("cpu") == "cpu" and protocol_name("/x/y/my-run.yaml") == "my-run"
