@@ -64,6 +64,7 @@ def _root(
 def _register_commands() -> None:
     from mlip_bench.commands import (
         data_commands,
+        demo_commands,
         import_commands,
         leaderboard_commands,
         md_commands,
@@ -71,7 +72,15 @@ def _register_commands() -> None:
         sweep_commands,
     )
 
-    for module in (data_commands, import_commands, run_commands, leaderboard_commands, sweep_commands, md_commands):
+    for module in (
+        data_commands,
+        import_commands,
+        run_commands,
+        demo_commands,
+        leaderboard_commands,
+        sweep_commands,
+        md_commands,
+    ):
         module.register(app)
 
 

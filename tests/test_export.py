@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mlip_bench.data.catalog import open_store
-from mlip_bench.data.graphs import collate, frame_to_graph
+from mlip_bench.data.graphs import collate, graphs_for
 from mlip_bench.models.export import energy_and_forces, export_potential, graph_inputs
 from mlip_bench.models.potential import DatasetStatistics
 from mlip_bench.models.registry import build_potential, load_model_config
@@ -23,7 +23,7 @@ def test_exported_nequip_matches_eager(l_max):
     frames = store.frames(list(range(12)))
     config = load_model_config(f"nequip-l{l_max}-cpu", hyperparameters={"num_layers": 2, "num_features": 8})
     potential = build_potential(config, DatasetStatistics.from_frames(frames, config.r_max)).eval()
-    graphs = [frame_to_graph(f, config.r_max, config.torch_dtype) for f in frames]
+    graphs = graphs_for(config, frames)
     program = export_potential(potential, graphs[0])
     buffer = io.BytesIO()
     torch.export.save(program, buffer)

@@ -1,5 +1,5 @@
-"""CLI commands for the run area (registered by mlip_bench.cli):
-``run``, ``evaluate``, ``results list`` and ``demo``."""
+"""CLI commands for the run area (registered by mlip_bench.cli): ``run``, ``evaluate`` and
+``results list`` (``demo`` is in :mod:`mlip_bench.commands.demo_commands`)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,11 @@ from typing import Any, Optional
 
 import typer
 
-from mlip_bench.errors import ConfigError, MlipBenchError
+from mlip_bench.errors import ConfigError
 
 DEFAULT_OUT = Path("results")
 DEFAULT_DATASET = "rmd17/ethanol"
 ROOT_HELP = "Data root (default: $MLIP_BENCH_ROOT, else the user cache dir)."
-
-#: the demo: models, dataset, training sizes and protocol (budget measured in docs/protocols.md)
-DEMO_MODELS = ("nequip-l0-cpu", "nequip-l1-cpu", "schnet")
-DEMO_DATASET = "rmd17/ethanol"
-DEMO_LADDER = (50, 100, 200)
-DEMO_PROTOCOL = "demo"
 
 
 def parse_n_train(spec: str, ladder: list[int] | None, dataset: str = "this dataset") -> list[int]:
@@ -192,38 +186,15 @@ def evaluate_command(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
 ) -> None:
     """Score a trained model (EMA weights of its best epoch) on a split of any dataset."""
-    from mlip_bench.data.catalog import card_for, open_store, resolve_variant
-    from mlip_bench.data.graphs import frame_to_graph
-    from mlip_bench.data.splits import load_or_create_split
-    from mlip_bench.train.checkpoint import load_trained_potential
-    from mlip_bench.train.evaluate import evaluate_potential
-    from mlip_bench.train.harness import _subsample
-
-    potential, metadata = load_trained_potential(checkpoint)
-    dataset = dataset or metadata.get("dataset")
-    if not dataset:
-        raise ConfigError(f"{checkpoint} does not name its dataset; pass --dataset")
-    variant = resolve_variant(dataset, molecule, root=root)
-    seed = metadata.get("seed", 0) if seed is None else seed
-    store = open_store(variant, root=root, verify=True)
-    card = card_for(variant)
-    if split == "all":
-        indices = list(range(store.n_frames))
-    else:
-        parts = load_or_create_split(store, card=card, seed=seed, root=root)
-        choices = {"test": parts.test, "val": parts.val, "train": parts.train_pool}
-        if split not in choices:
-            raise ConfigError(f"--split {split!r}: use test, val, train or all")
-        indices = [int(i) for i in choices[split]]
-    indices = _subsample(indices, max_frames, seed)
-    config = potential.config
-    graphs = [frame_to_graph(f, config.r_max, config.torch_dtype) for f in store.frames(indices)]
-    metrics, _ = evaluate_potential(potential, graphs)
-    console = _console()
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=escape(f"{config.name} on {variant} ({split}, {metrics.n_frames} frames)"))
+    from mlip_bench.train.evaluate import evaluate_checkpoint
+
+    result = evaluate_checkpoint(checkpoint, dataset, molecule, split, seed, max_frames, root)
+    metrics = result.metrics
+    console = _console()
+    table = Table(title=escape(f"{result.model} on {result.dataset} ({split}, {metrics.n_frames} frames)"))
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.model_dump().items():
@@ -238,14 +209,7 @@ def evaluate_command(
 
         from mlip_bench.atomic_files import write_text_atomic
 
-        payload = {
-            "dataset": variant,
-            "split": split,
-            "seed": seed,
-            "checkpoint": str(checkpoint),
-            "metrics": metrics.model_dump(),
-        }
-        write_text_atomic(json.dumps(payload, indent=1) + "\n", json_out)
+        write_text_atomic(json.dumps(result.payload(), indent=1) + "\n", json_out)
         console.print(f"metrics written to {json_out}")
 
 
@@ -298,80 +262,10 @@ def _record_summary(record) -> dict:
     }
 
 
-def demo_command(
-    out: Path = typer.Option(
-        Path("mlip-bench-demo"), "--out", "-o", help="Folder for records, checkpoints and the site."
-    ),
-    root: Optional[Path] = typer.Option(None, "--root", help=ROOT_HELP),
-    protocol: str = typer.Option(
-        DEMO_PROTOCOL, "--protocol", "-p", help="Protocol preset (demo = a 5-15 min CPU budget)."
-    ),
-) -> None:
-    """Train NequIP (l_max 0 and 1) and SchNet on the embedded rMD17 ethanol frames, evaluate them
-    and build the leaderboard; finishes in 5-15 minutes on 2 CPU cores."""
-    import time
-
-    from mlip_bench.models.registry import available_models
-    from mlip_bench.train.harness import run_cell
-
-    console = _console()
-    started = time.perf_counter()
-    available = set(available_models())
-    models = [m for m in DEMO_MODELS if m in available]
-    for m in DEMO_MODELS:
-        if m not in available:
-            console.print(f"[yellow]skipping {m}: no model config {m!r} in this install[/]")
-    if not models:
-        raise ConfigError("none of the demo models is available; check mlip_bench/configs/models/ of this install")
-    records = []
-    for n in DEMO_LADDER:
-        for m in models:
-            console.print(f"[bold]{m}[/] on {DEMO_DATASET}, n_train={n}")
-            try:
-                records.append(run_cell(m, DEMO_DATASET, n, 0, protocol, out, root=root, progress=True))
-            except MlipBenchError as err:
-                if not err.__class__.__name__ == "ModelError":
-                    raise
-                console.print(f"[yellow]skipping {m}: {err}[/]")
-                models = [x for x in models if x != m]
-    console.print(_metrics_table(records, f"demo: {DEMO_DATASET} ({protocol} protocol)"))
-    site = out / "site"
-    index = _build_site(out, site)
-    minutes = (time.perf_counter() - started) / 60
-    console.print(f"results: {out / 'records'} ({len(records)} runs, {minutes:.1f} min)")
-    console.print(f"leaderboard: {index}")
-    console.print(f"list them again with `mlip-bench results list --out {out}`")
-
-
-def _build_site(results: Path, site: Path) -> Path:
-    """The leaderboard site for ``results`` (a plain table page when the leaderboard package is absent)."""
-    try:
-        from mlip_bench.leaderboard.build import build_site
-    except ImportError:
-        return _placeholder_site(results, site)
-    return Path(build_site([results], site))
-
-
-def _placeholder_site(results: Path, site: Path) -> Path:
-    import html
-
-    from mlip_bench.atomic_files import write_text_atomic
-    from mlip_bench.results.io import records_dataframe
-
-    df = records_dataframe(results)
-    body = df.to_html(index=False, float_format=lambda v: f"{v:.2f}") if len(df) else "<p>no runs yet</p>"
-    page = (
-        "<!doctype html><meta charset='utf-8'><title>mlip-bench results</title>"
-        f"<h1>mlip-bench results</h1><p>records in {html.escape(str(results))}</p>{body}"
-    )
-    return write_text_atomic(page, site / "index.html")
-
-
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
     app.command("run")(run_command)
     app.command("evaluate")(evaluate_command)
-    app.command("demo")(demo_command)
     results_app = typer.Typer(help="Run records.")
     results_app.command("list")(results_list_command)
     app.add_typer(results_app, name="results")

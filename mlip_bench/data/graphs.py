@@ -14,11 +14,23 @@ triclinic cells and cells smaller than ``2 r_max``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Protocol
+
 import numpy as np
 import torch
 from torch_geometric.data import Batch, Data
 
 from mlip_bench.data.frame import Frame
+
+
+class GraphSettings(Protocol):
+    """What graphs are built for: a cutoff (Å) and a float dtype (a model config has both)."""
+
+    r_max: float
+
+    @property
+    def torch_dtype(self) -> torch.dtype: ...
 
 
 def neighbor_list(
@@ -69,6 +81,11 @@ def frame_to_graph(frame: Frame, r_max: float, dtype: torch.dtype = torch.float3
 _GRAPH_FIELDS = frozenset(
     {"pos", "z", "forces", "cell_shift", "cell", "pbc", "energy", "natoms", "frame_index", "edge_index"}
 )
+
+
+def graphs_for(config: GraphSettings, frames: Iterable[Frame]) -> list[Data]:
+    """The graphs of ``frames`` for a model: its ``r_max`` and its ``torch_dtype``."""
+    return [frame_to_graph(frame, config.r_max, config.torch_dtype) for frame in frames]
 
 
 def collate(graphs: list[Data]) -> Batch:

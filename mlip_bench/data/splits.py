@@ -154,6 +154,15 @@ class Split:
         return split
 
 
+def subsample(indices: list[int], limit: int | None, seed: int) -> list[int]:
+    """At most ``limit`` of ``indices``, drawn at random (seeded), in ascending order (all of them,
+    in their order, when there are no more than ``limit``)."""
+    if limit is None or len(indices) <= limit:
+        return indices
+    chosen = np.random.default_rng(seed).choice(len(indices), size=limit, replace=False)
+    return sorted(indices[i] for i in chosen)
+
+
 def _recipe_from_card(card: Any, n_val: int | None, n_test: int | None, max_train: int | None):
     recipe = getattr(card, "splits", None) if card is not None else None
     if recipe is not None:

@@ -1,10 +1,14 @@
 """Errors of a potential on a set of frames: energy per structure / per atom (meV), forces per
-component (meV/Å), per-element force MAE, and small parity samples for the leaderboard."""
+component (meV/Å), per-element force MAE, and small parity samples for the leaderboard.
+
+``evaluate_potential`` scores a potential in memory (the harness, after training);
+``evaluate_checkpoint`` scores a saved model on a split of any dataset (``mlip-bench evaluate``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -111,3 +115,67 @@ def evaluate_potential(
     """
     predictions = predict(potential, graphs, batch_size)
     return metrics_from_predictions(predictions), parity_samples(predictions)
+
+
+@dataclass
+class CheckpointEvaluation:
+    """The metrics of a saved model on a set of frames of a dataset (``mlip-bench evaluate``)."""
+
+    checkpoint: Path
+    model: str
+    dataset: str
+    split: str
+    seed: int
+    metrics: TestMetrics
+
+    def payload(self) -> dict:
+        """The JSON form ``mlip-bench evaluate --json`` writes."""
+        return {
+            "dataset": self.dataset,
+            "split": self.split,
+            "seed": self.seed,
+            "checkpoint": str(self.checkpoint),
+            "metrics": self.metrics.model_dump(),
+        }
+
+
+def evaluate_checkpoint(
+    checkpoint: Path,
+    dataset: str | None = None,
+    molecule: str | None = None,
+    split: str = "test",
+    seed: int | None = None,
+    max_frames: int | None = None,
+    root: Path | None = None,
+) -> CheckpointEvaluation:
+    """Score the model saved in ``checkpoint`` (best EMA weights) on ``split`` of ``dataset``
+    (default: the run's own dataset and seed): "test", "val", "train" (the training pool) or
+    "all" (every frame of the store), at most ``max_frames`` of them (a seeded sample)."""
+    from mlip_bench.data.catalog import card_for, open_store, resolve_variant
+    from mlip_bench.data.graphs import graphs_for
+    from mlip_bench.data.splits import load_or_create_split, subsample
+    from mlip_bench.errors import ConfigError
+    from mlip_bench.train.checkpoint import load_trained_potential
+
+    potential, metadata = load_trained_potential(checkpoint)
+    dataset = dataset or metadata.get("dataset")
+    if not dataset:
+        raise ConfigError(f"{checkpoint} does not name its dataset; pass --dataset")
+    variant = resolve_variant(dataset, molecule, root=root)
+    seed = metadata.get("seed", 0) if seed is None else seed
+    store = open_store(variant, root=root, verify=True)
+    try:
+        if split == "all":
+            indices = list(range(store.n_frames))
+        else:
+            parts = load_or_create_split(store, card=card_for(variant), seed=seed, root=root)
+            choices = {"test": parts.test, "val": parts.val, "train": parts.train_pool}
+            if split not in choices:
+                raise ConfigError(f"--split {split!r}: use test, val, train or all")
+            indices = [int(i) for i in choices[split]]
+        indices = subsample(indices, max_frames, seed)
+        graphs = graphs_for(potential.config, store.frames(indices))
+    finally:
+        store.close()
+    metrics, _ = evaluate_potential(potential, graphs)
+    return CheckpointEvaluation(Path(checkpoint), potential.config.name, variant, split, seed, metrics)

@@ -16,15 +16,33 @@ import random
 import re
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from mlip_bench.errors import ConfigError, ResultsError, TrainingError
-from mlip_bench.results.schema import Convergence, DatasetRef, RunRecord, SplitRef, Timings, ValidationHistory
+from mlip_bench.results.schema import (
+    Convergence,
+    DatasetRef,
+    RunRecord,
+    SplitRef,
+    TestMetrics,
+    Timings,
+    ValidationHistory,
+)
+
+if TYPE_CHECKING:
+    from mlip_bench.data.cards import DatasetCard
+    from mlip_bench.data.splits import Split
+    from mlip_bench.data.store import Store
+    from mlip_bench.models.potential import Potential
+    from mlip_bench.models.registry import ModelConfig
+    from mlip_bench.train.protocols import Protocol
+    from mlip_bench.train.trainer import Trainer, TrainingResult
 
 CHECKPOINTS_DIR = "checkpoints"
 
@@ -132,10 +150,22 @@ def run_cell(
             raise ConfigError(
                 f"--n-train {n_train} does not fit {variant}: its training pool has {n_pool} frames; use 1..{n_pool}"
             )
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        return _train_and_record(
-            rid, config, proto, protocol_label, variant, card, store, split, n_train, seed, out_dir, progress, device
+        plan = RunPlan(
+            run_id=rid,
+            config=config,
+            protocol=proto,
+            protocol_label=protocol_label,
+            variant=variant,
+            card=card,
+            store=store,
+            split=split,
+            n_train=n_train,
+            seed=seed,
+            out_dir=out_dir,
+            device=device or ("cuda" if torch.cuda.is_available() else "cpu"),
+            progress=progress,
         )
+        return _train_and_record(plan)
     finally:
         store.close()
 
@@ -170,20 +200,6 @@ def _load_split(store, card, seed: int, root):
     return load_or_create_split(store, card=card, seed=seed, root=root)
 
 
-def _subsample(indices: list[int], limit: int | None, seed: int) -> list[int]:
-    """At most ``limit`` of ``indices``, drawn at random (seeded), in ascending order."""
-    if limit is None or len(indices) <= limit:
-        return indices
-    chosen = np.random.default_rng(seed).choice(len(indices), size=limit, replace=False)
-    return sorted(indices[i] for i in chosen)
-
-
-def _graphs(store, indices, r_max: float, dtype: torch.dtype) -> list:
-    from mlip_bench.data.graphs import frame_to_graph
-
-    return [frame_to_graph(f, r_max, dtype) for f in store.frames([int(i) for i in indices])]
-
-
 def convergence_of(result) -> Convergence:
     """The convergence certificate of a finished :class:`~mlip_bench.train.trainer.TrainingResult`:
     converged when a plateau rule (LR floor, no validation gain) ended the run."""
@@ -203,91 +219,130 @@ def convergence_of(result) -> Convergence:
     )
 
 
-def _train_and_record(
-    rid,
-    config,
-    proto,
-    protocol_label,
-    variant,
-    card,
-    store,
-    split,
-    n_train,
-    seed,
-    out_dir: Path,
-    progress: bool,
-    device: str,
-) -> RunRecord:
-    from mlip_bench.models.parameter_count import effective_parameter_count, parameter_count
+@dataclass
+class RunPlan:
+    """What :func:`run_cell` resolved for one run before anything is trained: its identity, model,
+    protocol and data (the store is open while the run lasts)."""
+
+    run_id: str
+    config: ModelConfig
+    protocol: Protocol
+    #: the protocol's name with the overrides tag, as the record carries it
+    protocol_label: str
+    variant: str
+    card: DatasetCard | None
+    store: Store
+    split: Split
+    n_train: int
+    seed: int
+    out_dir: Path
+    device: str
+    progress: bool = False
+
+
+@dataclass
+class PreparedRun:
+    """A run ready to train: its validation and test frames chosen, its potential built on the
+    training frames' statistics, and its trainer set up (resuming a checkpoint whose fingerprint fits)."""
+
+    val_indices: list[int]
+    test_indices: list[int]
+    potential: Potential
+    trainer: Trainer
+
+
+def _train_and_record(plan: RunPlan) -> RunRecord:
+    """Prepare, train, evaluate and record one run."""
+    from mlip_bench.results.io import record_path, write_record
+
+    prepared = _prepare(plan)
+    fields = _record_fields(plan, prepared)
+    # a complete record here is a budget-ended run that trains on under a raised cap: it is replaced
+    # when the longer run ends, and kept as it is if the longer run fails
+    continuing = record_path(plan.out_dir, plan.run_id).exists()
+    result = _train(plan, prepared, fields, continuing)
+    metrics, parity, eval_seconds = _evaluate(plan, prepared)
+    record = _record(fields, result, metrics, parity, eval_seconds)
+    write_record(record, plan.out_dir, overwrite=continuing)
+    return record
+
+
+def _prepare(plan: RunPlan) -> PreparedRun:
+    """Choose the frames, fit the normalisation statistics on the training frames, build the
+    potential (seeded) and its trainer, with the fingerprint its checkpoints must carry."""
+    from mlip_bench.data.graphs import graphs_for
+    from mlip_bench.data.splits import subsample
     from mlip_bench.models.potential import DatasetStatistics
     from mlip_bench.models.registry import build_potential
-    from mlip_bench.results.environment import collect_environment
-    from mlip_bench.results.failed import failed_record
-    from mlip_bench.results.io import record_path, write_record
-    from mlip_bench.train.evaluate import evaluate_potential
     from mlip_bench.train.trainer import Trainer
 
-    train_idx = [int(i) for i in split.train_pool[:n_train]]
-    val_idx = _subsample([int(i) for i in split.val], proto.max_val_frames, seed)
-    test_idx = _subsample([int(i) for i in split.test], proto.max_test_frames, seed)
+    config, proto, store, split, seed = plan.config, plan.protocol, plan.store, plan.split, plan.seed
+    train_idx = [int(i) for i in split.train_pool[: plan.n_train]]
+    val_idx = subsample([int(i) for i in split.val], proto.max_val_frames, seed)
+    test_idx = subsample([int(i) for i in split.test], proto.max_test_frames, seed)
     if not test_idx:
-        raise ConfigError(f"the split of {variant} has no test frames")
+        raise ConfigError(f"the split of {plan.variant} has no test frames")
 
     train_frames = store.frames(train_idx)
     statistics = DatasetStatistics.from_frames(train_frames, config.r_max, species=[int(z) for z in store.species])
     seed_everything(seed)
     potential = build_potential(config, statistics)
-    dtype = config.torch_dtype
-    from mlip_bench.data.graphs import frame_to_graph
-
-    train_graphs = [frame_to_graph(f, config.r_max, dtype) for f in train_frames]
-    val_graphs = _graphs(store, val_idx, config.r_max, dtype)
+    train_graphs = graphs_for(config, train_frames)
+    val_graphs = graphs_for(config, store.frames(val_idx))
     inputs = {
         "model": config.model_dump(),
         "store": store.sha256,
         "split": split.sha256,
-        "n_train": n_train,
+        "n_train": plan.n_train,
         "seed": seed,
     }
 
     def fingerprint_of(protocol_dump: dict[str, Any]) -> str:
         return _fingerprint({**inputs, "protocol": protocol_dump})
 
-    fingerprint = fingerprint_of(proto.model_dump())
-    ckpt = checkpoint_dir(out_dir, rid)
     trainer = Trainer(
         potential,
         proto,
         train_graphs,
         val_graphs,
-        ckpt,
+        checkpoint_dir(plan.out_dir, plan.run_id),
         seed=seed,
-        fingerprint=fingerprint,
+        fingerprint=fingerprint_of(proto.model_dump()),
         fingerprint_of=fingerprint_of,
-        progress=progress,
-        label=rid,
-        device=device,
+        progress=plan.progress,
+        label=plan.run_id,
+        device=plan.device,
         metadata={
-            "run_id": rid,
-            "dataset": variant,
+            "run_id": plan.run_id,
+            "dataset": plan.variant,
             "seed": seed,
-            "n_train": n_train,
+            "n_train": plan.n_train,
             "split": split.name,
             "split_sha256": split.sha256,
-            "protocol": protocol_label,
+            "protocol": plan.protocol_label,
         },
     )
-    base = dict(
-        run_id=rid,
+    return PreparedRun(val_indices=val_idx, test_indices=test_idx, potential=potential, trainer=trainer)
+
+
+def _record_fields(plan: RunPlan, prepared: PreparedRun) -> dict[str, Any]:
+    """The record's fields known before training: identity, model, data, protocol, environment
+    (a failed run's record has these and the error)."""
+    from mlip_bench.models.parameter_count import effective_parameter_count, parameter_count
+    from mlip_bench.results.environment import collect_environment
+
+    config, store, split, card = plan.config, plan.store, plan.split, plan.card
+    return dict(
+        run_id=plan.run_id,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         model=config.name,
         model_family=config.model,
         model_config_full=config.model_dump(),
         l_max=config.hyperparameters.get("l_max"),
-        n_parameters=parameter_count(potential),
-        n_parameters_effective=effective_parameter_count(potential),
+        n_parameters=parameter_count(prepared.potential),
+        n_parameters_effective=effective_parameter_count(prepared.potential),
         dataset=DatasetRef(
-            name=variant,
+            name=plan.variant,
             store_sha256=store.sha256,
             provenance=str(store.attrs.get("provenance", "")),
             level_of_theory=str(store.attrs.get("level_of_theory", "") or (card.level_of_theory if card else "")),
@@ -295,42 +350,68 @@ def _train_and_record(
         split=SplitRef(
             name=str(getattr(split, "name", "default")),
             sha256=split.sha256,
-            seed=int(getattr(split, "seed", seed)),
-            n_train=n_train,
-            n_val=len(val_idx),
-            n_test=len(test_idx),
+            seed=int(getattr(split, "seed", plan.seed)),
+            n_train=plan.n_train,
+            n_val=len(prepared.val_indices),
+            n_test=len(prepared.test_indices),
         ),
-        n_train=n_train,
-        seed=seed,
-        protocol=protocol_label,
-        protocol_config=proto.model_dump(mode="json"),
-        environment=collect_environment(device),
+        n_train=plan.n_train,
+        seed=plan.seed,
+        protocol=plan.protocol_label,
+        protocol_config=plan.protocol.model_dump(mode="json"),
+        environment=collect_environment(plan.device),
         command=" ".join(sys.argv) if sys.argv else "",
     )
-    # a complete record here is a budget-ended run that trains on under a raised cap: it is replaced
-    # when the longer run ends, and kept as it is if the longer run fails
-    continuing = record_path(out_dir, rid).exists()
+
+
+def _train(plan: RunPlan, prepared: PreparedRun, fields: dict[str, Any], continuing: bool) -> TrainingResult:
+    """Train (or resume) and load the best EMA weights. A ``TrainingError`` writes a failed record,
+    unless the run was continuing a complete one (that record is kept as it is)."""
+    from mlip_bench.results.failed import failed_record
+    from mlip_bench.results.io import write_record
+
     try:
-        result = trainer.fit()
+        result = prepared.trainer.fit()
     except TrainingError as err:
         if not continuing:
-            write_record(failed_record(error=str(err), **base), out_dir)
+            write_record(failed_record(error=str(err), **fields), plan.out_dir)
         raise
-    trainer.load_best_weights()
+    prepared.trainer.load_best_weights()
+    return result
+
+
+def _evaluate(plan: RunPlan, prepared: PreparedRun) -> tuple[dict[str, TestMetrics], dict[str, list[float]], float]:
+    """Metrics on the test frames and on the split's extra named test sets (same frame cap), the
+    test set's parity samples, and the seconds it took."""
+    from mlip_bench.data.graphs import graphs_for
+    from mlip_bench.data.splits import subsample
+    from mlip_bench.train.evaluate import evaluate_potential
+
+    config, proto, store, potential = plan.config, plan.protocol, plan.store, prepared.potential
     started = time.perf_counter()
-    test_graphs = _graphs(store, test_idx, config.r_max, dtype)
+    test_graphs = graphs_for(config, store.frames(prepared.test_indices))
     metrics, parity = evaluate_potential(potential, test_graphs, proto.eval_batch_size)
     all_metrics = {"test": metrics}
     # extra named test sets of the split (e.g. 3BPA's test_600K), same frame cap as the main one
-    for name, indices in sorted(split.extra_tests.items()):
-        extra_idx = _subsample([int(i) for i in indices], proto.max_test_frames, seed)
+    for name, indices in sorted(plan.split.extra_tests.items()):
+        extra_idx = subsample([int(i) for i in indices], proto.max_test_frames, plan.seed)
         if extra_idx:
             all_metrics[name], _ = evaluate_potential(
-                potential, _graphs(store, extra_idx, config.r_max, dtype), proto.eval_batch_size
+                potential, graphs_for(config, store.frames(extra_idx)), proto.eval_batch_size
             )
-    eval_seconds = time.perf_counter() - started
-    record = RunRecord(
-        metrics=all_metrics,
+    return all_metrics, parity, time.perf_counter() - started
+
+
+def _record(
+    fields: dict[str, Any],
+    result: TrainingResult,
+    metrics: dict[str, TestMetrics],
+    parity: dict[str, list[float]],
+    eval_seconds: float,
+) -> RunRecord:
+    """The complete record of a trained and evaluated run."""
+    return RunRecord(
+        metrics=metrics,
         parity=parity,
         timings=Timings(
             train_seconds=result.train_seconds,
@@ -343,7 +424,5 @@ def _train_and_record(
         + ("; resumed from a checkpoint" if result.resumed else ""),
         convergence=convergence_of(result),
         validation_history=ValidationHistory.from_rows(result.history),
-        **base,
+        **fields,
     )
-    write_record(record, out_dir, overwrite=continuing)
-    return record

@@ -100,7 +100,7 @@ def test_results_list_without_folder_says_what_to_do(tmp_path, capsys):
 
 
 def test_demo_trains_the_ladder_and_builds_the_site(setup, monkeypatch, capsys):
-    import mlip_bench.commands.run_commands as rc
+    import mlip_bench.commands.demo_commands as rc
 
     root, out = setup
     monkeypatch.setattr(rc, "DEMO_MODELS", ("pairmlp", "not-a-model"))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mlip_bench.data.frame import Frame
-from mlip_bench.data.graphs import collate, edge_vectors, frame_to_graph, neighbor_list
+from mlip_bench.data.graphs import collate, edge_vectors, frame_to_graph, graphs_for, neighbor_list
 
 
 def brute_force_pairs(positions, cell, pbc, r_max) -> dict[tuple, np.ndarray]:
@@ -155,3 +155,18 @@ def test_fast_collate_gives_the_same_batch_as_torch_geometric():
             assert torch.equal(fast[key], general[key]), key
     assert fast.num_graphs == 3
     assert fast.frame_index.tolist() == [10, 11, 12]
+
+
+def test_graphs_for_builds_each_frame_with_the_models_cutoff_and_dtype():
+    from mlip_bench.models.registry import load_model_config
+
+    rng = np.random.default_rng(3)
+    frames = [
+        Frame(positions=rng.uniform(0, 3, size=(n, 3)), numbers=rng.choice([1, 6, 8], size=n), energy=0.0)
+        for n in (4, 6)
+    ]
+    config = load_model_config("schnet", dtype="float64")
+    graphs = graphs_for(config, frames)
+    for frame, graph in zip(frames, graphs, strict=True):
+        expected = frame_to_graph(frame, config.r_max, torch.float64)
+        assert graph.pos.dtype == torch.float64 and torch.equal(graph.edge_index, expected.edge_index)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mlip_bench.data.graphs import frame_to_graph
+from mlip_bench.data.graphs import graphs_for
 from mlip_bench.errors import TrainingError
 from mlip_bench.models.potential import DatasetStatistics
 from mlip_bench.models.registry import build_potential, load_model_config
@@ -25,8 +25,10 @@ def make_trainer(tmp_path, baselines, seed=0, max_steps=60, **protocol_overrides
     seed_everything(seed)
     potential = build_potential(config, stats)
     proto = load_protocol("smoke", "molecule", max_steps=max_steps, **protocol_overrides)
-    graphs = lambda fs: [frame_to_graph(f, config.r_max, config.torch_dtype) for f in fs]  # noqa: E731
-    return Trainer(potential, proto, graphs(train), graphs(val), tmp_path / "ckpt", seed=seed), graphs(val)
+    trainer = Trainer(
+        potential, proto, graphs_for(config, train), graphs_for(config, val), tmp_path / "ckpt", seed=seed
+    )
+    return trainer, graphs_for(config, val)
 
 
 def test_loss_decreases_and_test_error_drops(tmp_path, baselines):
