@@ -50,7 +50,7 @@ def failed_record(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model_family": "unknown",
         "model_config_full": {},
-        "split": SplitRef(name="", sha256="", seed=seed, n_train=n_train, n_val=0, n_test=0),
+        "split": SplitRef(name="", sha256="", seed=seed, n_val=0, n_test=0),
         "environment": _this_process(),
         "command": " ".join(sys.argv),
     }

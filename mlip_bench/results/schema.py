@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = 2
-#: schema versions this code reads (version 1 records have no convergence or validation history)
-READABLE_SCHEMA_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+#: schema versions this code reads (version 1 records have no convergence or validation history;
+#: versions 1 and 2 also keep a copy of n_train in ``split``, dropped when they are read)
+READABLE_SCHEMA_VERSIONS = (1, 2, 3)
 
 
 class TestMetrics(BaseModel):
@@ -41,14 +42,20 @@ class DatasetRef(BaseModel):
 
 
 class SplitRef(BaseModel):
+    """The split a run drew its frames from (its training-set size is the record's ``n_train``)."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str  # e.g. "default" or "rmd17-official-1"
+    #: hash of the whole split (every index list, the store hash)
     sha256: str
     seed: int
-    n_train: int
     n_val: int
     n_test: int
+    #: hash of exactly the frames this run drew on: its training set (the first n_train frames of
+    #: the pool), the split's validation and test frames and the store hash
+    #: (``data.splits.Split.subset_sha256``); None in records before schema version 3
+    subset_sha256: str | None = None
 
 
 class Timings(BaseModel):
@@ -131,7 +138,7 @@ class RunRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    schema_version: Literal[1, 2] = SCHEMA_VERSION
+    schema_version: Literal[1, 2, 3] = SCHEMA_VERSION
     run_id: str
     status: Literal["complete", "failed"] = "complete"
     error: str = ""
@@ -160,6 +167,23 @@ class RunRecord(BaseModel):
     #: None for records written before convergence was recorded (schema version 1)
     convergence: Convergence | None = None
     validation_history: ValidationHistory | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _n_train_in_one_place(cls, data: Any) -> Any:
+        """Versions 1 and 2 kept a second copy of ``n_train`` in ``split``: it is dropped on reading
+        (it must agree with ``n_train``); the record keeps the version it was written with. (Data
+        without a version that has the copy are taken as old too.)"""
+        if not isinstance(data, dict) or data.get("schema_version") not in (1, 2, None):
+            return data
+        split = data.get("split")
+        if not isinstance(split, dict) or "n_train" not in split:
+            return data
+        split = dict(split)
+        copy = split.pop("n_train")
+        if "n_train" in data and copy != data["n_train"]:
+            raise ValueError(f"split.n_train {copy} differs from n_train {data['n_train']}")
+        return {**data, "split": split}
 
     @property
     def certified(self) -> bool:

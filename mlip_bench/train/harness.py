@@ -145,7 +145,7 @@ def run_cell(
         kind = card.kind if card is not None else _kind_of(store)
         proto = load_protocol(protocol, kind, **protocol_over)
         split = _load_split(store, card, seed, root)
-        n_pool = len(split.train_pool)
+        n_pool = split.max_train
         if n_train < 1 or n_train > n_pool:
             raise ConfigError(
                 f"--n-train {n_train} does not fit {variant}: its training pool has {n_pool} frames; use 1..{n_pool}"
@@ -277,7 +277,7 @@ def _prepare(plan: RunPlan) -> PreparedRun:
     from mlip_bench.train.trainer import Trainer
 
     config, proto, store, split, seed = plan.config, plan.protocol, plan.store, plan.split, plan.seed
-    train_idx = [int(i) for i in split.train_pool[: plan.n_train]]
+    train_idx = [int(i) for i in split.train(plan.n_train)]
     val_idx = subsample([int(i) for i in split.val], proto.max_val_frames, seed)
     test_idx = subsample([int(i) for i in split.test], proto.max_test_frames, seed)
     if not test_idx:
@@ -351,9 +351,9 @@ def _record_fields(plan: RunPlan, prepared: PreparedRun) -> dict[str, Any]:
             name=str(getattr(split, "name", "default")),
             sha256=split.sha256,
             seed=int(getattr(split, "seed", plan.seed)),
-            n_train=plan.n_train,
             n_val=len(prepared.val_indices),
             n_test=len(prepared.test_indices),
+            subset_sha256=split.subset_sha256(plan.n_train),
         ),
         n_train=plan.n_train,
         seed=plan.seed,

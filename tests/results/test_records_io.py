@@ -9,7 +9,7 @@ import pytest
 from mlip_bench.errors import ResultsError
 from mlip_bench.results import schema
 from mlip_bench.results.environment import collect_environment
-from mlip_bench.results.io import load_records, record_path, records_dataframe, write_record
+from mlip_bench.results.io import load_records, read_record, record_path, records_dataframe, write_record
 from mlip_bench.results.schema import DatasetRef, RunRecord, SplitRef, Timings
 
 
@@ -22,7 +22,7 @@ def make_record(run_id="m__d__n50__s0__cpu", n_train=50, force_mae=12.5) -> RunR
         model_config_full={"name": "nequip-l1"},
         l_max=1,
         dataset=DatasetRef(name="rmd17/ethanol", store_sha256="ab" * 32),
-        split=SplitRef(name="default", sha256="cd" * 32, seed=0, n_train=n_train, n_val=50, n_test=100),
+        split=SplitRef(name="default", sha256="cd" * 32, seed=0, n_val=50, n_test=100),
         n_train=n_train,
         seed=0,
         protocol="cpu",
@@ -83,3 +83,27 @@ def test_environment_describes_machine_and_checkout():
     env = collect_environment()
     assert env.threads >= 1 and env.python and "torch" in env.packages
     assert len(env.git_commit) in (0, 40)
+
+
+def test_n_train_lives_in_one_place_and_old_records_still_read(tmp_path):
+    """Schema version 3 keeps n_train once (the record's); versions 1 and 2 also had it in
+    ``split``, which is dropped on reading when it agrees and refused when it does not."""
+    from pydantic import ValidationError
+
+    assert schema.SCHEMA_VERSION == 3 and "n_train" not in SplitRef.model_fields
+    current = make_record().model_dump(mode="json")
+    assert current["schema_version"] == 3 and "n_train" not in current["split"]
+    for version in (1, 2):
+        old = json.loads(json.dumps(current))
+        old["schema_version"] = version
+        old["split"]["n_train"] = 50
+        (tmp_path / f"v{version}.json").write_text(json.dumps(old))
+        record = read_record(tmp_path / f"v{version}.json")
+        assert record.schema_version == version and record.n_train == 50 and record.split.subset_sha256 is None
+        old["split"]["n_train"] = 60
+        (tmp_path / "bad.json").write_text(json.dumps(old))
+        with pytest.raises(ResultsError, match="split.n_train 60 differs from n_train 50"):
+            read_record(tmp_path / "bad.json")
+    current["split"]["n_train"] = 50  # a version-3 record has no second copy
+    with pytest.raises(ValidationError, match="n_train"):
+        RunRecord.model_validate(current)

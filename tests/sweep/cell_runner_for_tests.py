@@ -88,7 +88,7 @@ def run_cell(
         model_family="test-runner",
         model_config_full={"name": model},
         dataset=DatasetRef(name=dataset, store_sha256="0" * 64),
-        split=SplitRef(name="default", sha256="1" * 64, seed=seed, n_train=n_train, n_val=10, n_test=100),
+        split=SplitRef(name="default", sha256="1" * 64, seed=seed, n_val=10, n_test=100),
         n_train=n_train,
         seed=seed,
         protocol=protocol,

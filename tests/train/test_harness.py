@@ -20,6 +20,8 @@ def test_run_cell_writes_a_complete_record_and_is_idempotent(tmp_path, baselines
     assert test.force_mae_mev_per_a > 0 and set(test.force_mae_mev_per_a_by_element) == {"C", "H", "O"}
     assert record.timings.steps == 20 and record.n_parameters > 0
     assert record.dataset.store_sha256 and record.split.sha256
+    # the record cites the frames this run drew on (its 20-frame training set) beside the whole split
+    assert record.split.subset_sha256 and record.split.subset_sha256 != record.split.sha256
     assert record.environment.packages["torch"]
     assert len(record.parity["force_ref_ev_per_a"]) == len(record.parity["force_pred_ev_per_a"]) > 0
     path = record_path(out, record.run_id)
@@ -116,7 +118,7 @@ def test_record_carries_convergence_and_validation_history(tmp_path, baselines, 
     budget = run_cell("pairmlp", "toy", 20, 0, "smoke", out, root=toy_root)
     assert budget.convergence is not None and not budget.certified
     assert budget.convergence.rule == "budget"
-    assert budget.schema_version == 2 and budget.n_parameters_effective == budget.n_parameters
+    assert budget.schema_version == 3 and budget.n_parameters_effective == budget.n_parameters
     history = budget.validation_history
     assert history.step[-1] == budget.timings.steps and len(history.val_force_mae_mev_per_a) == len(history.step)
     plateau = run_cell(
