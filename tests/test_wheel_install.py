@@ -1,5 +1,5 @@
 """The package works however it is installed: a wheel, installed outside the checkout, finds its
-dataset cards, model configs and demo store, and the main job's smoke run trains.
+dataset cards, model configs, protocol presets and demo store, and the main job's smoke run trains.
 
 The wheel is built from a copy of the sources (no stale ``build/`` folder can leak into it) and
 installed with ``--no-deps --target`` (its dependencies are those of this environment); every
@@ -70,6 +70,8 @@ def test_the_wheel_ships_cards_configs_and_demo_data(installed):
     models = {p.stem for p in (package / "configs" / "models").glob("*.yaml")}
     assert {"nequip-l0-cpu", "nequip-l1-cpu", "schnet", "nequip-l3"} <= models and "published" not in models
     assert (package / "configs" / "published.yaml").is_file()
+    protocols = {p.stem for p in (package / "configs" / "protocols").glob("*.yaml")}
+    assert {"paper", "plateau", "cpu", "short", "demo", "smoke"} <= protocols
     assert (package / "embedded" / "rmd17-ethanol.h5").is_file()
     assert (installed / "bin" / "mlip-bench").is_file()
 
