@@ -81,12 +81,7 @@ def existing_record(out_dir: Path, run_id: str) -> RunRecord | None:
 def cell_state(cell: Cell, out_dir: Path) -> CellState:
     """DONE for a complete record, FAILED for a failed one, PENDING otherwise (also for a complete
     run that its budget ended when the protocol's cap has been raised since: it trains on)."""
-    record = existing_record(out_dir, cell.run_id)
-    if record is None:
-        return CellState.PENDING
-    if record.status == "complete":
-        return CellState.PENDING if _continues(record, cell) else CellState.DONE
-    return CellState.FAILED
+    return _record_state(existing_record(out_dir, cell.run_id), cell)
 
 
 def cell_status(cell: Cell, out_dir: Path) -> tuple[CellState, float | None, str]:
@@ -95,23 +90,26 @@ def cell_status(cell: Cell, out_dir: Path) -> tuple[CellState, float | None, str
     RUNNING when some process holds the cell's lock (a worker here, or a Slurm task elsewhere on a
     shared file system), else the state of its record.
     """
-    state = cell_state(cell, out_dir)
+    record = existing_record(out_dir, cell.run_id)
+    state = _record_state(record, cell)
     if state is CellState.DONE:
-        record = existing_record(out_dir, cell.run_id)
-        return state, (record.timings.train_seconds if record and record.timings else None), ""
+        return state, (record.timings.train_seconds if record.timings else None), ""
     if is_locked(out_dir, cell.run_id):
         return CellState.RUNNING, None, ""
     if state is CellState.FAILED:
-        record = existing_record(out_dir, cell.run_id)
-        return state, None, record.error if record else ""
+        return state, None, record.error
     return CellState.PENDING, None, ""
 
 
-def _continues(record, cell: Cell) -> bool:
-    """A budget-ended run whose protocol's cap was raised since trains on (see ``record_continues``)."""
+def _record_state(record, cell: Cell) -> CellState:
+    """The state :func:`cell_state` describes, from the cell's record (None: no record yet)."""
     from mlip_bench.train.harness import record_continues
 
-    return record_continues(record, cell.protocol, cell.overrides)
+    if record is None:
+        return CellState.PENDING
+    if record.status == "complete":
+        return CellState.PENDING if record_continues(record, cell.protocol, cell.overrides) else CellState.DONE
+    return CellState.FAILED
 
 
 def archive_failed_record(out_dir: Path, run_id: str) -> Path | None:

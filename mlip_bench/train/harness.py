@@ -164,6 +164,7 @@ def run_cell(
             out_dir=out_dir,
             device=device or ("cuda" if torch.cuda.is_available() else "cpu"),
             progress=progress,
+            continuing=existing.exists(),
         )
         return _train_and_record(plan)
     finally:
@@ -238,6 +239,9 @@ class RunPlan:
     out_dir: Path
     device: str
     progress: bool = False
+    #: a complete record exists: a budget-ended run that trains on under a raised cap; it is
+    #: replaced when the longer run ends, and kept as it is if the longer run fails
+    continuing: bool = False
 
 
 @dataclass
@@ -253,17 +257,14 @@ class PreparedRun:
 
 def _train_and_record(plan: RunPlan) -> RunRecord:
     """Prepare, train, evaluate and record one run."""
-    from mlip_bench.results.io import record_path, write_record
+    from mlip_bench.results.io import write_record
 
     prepared = _prepare(plan)
     fields = _record_fields(plan, prepared)
-    # a complete record here is a budget-ended run that trains on under a raised cap: it is replaced
-    # when the longer run ends, and kept as it is if the longer run fails
-    continuing = record_path(plan.out_dir, plan.run_id).exists()
-    result = _train(plan, prepared, fields, continuing)
+    result = _train(plan, prepared, fields, plan.continuing)
     metrics, parity, eval_seconds = _evaluate(plan, prepared)
     record = _record(fields, result, metrics, parity, eval_seconds)
-    write_record(record, plan.out_dir, overwrite=continuing)
+    write_record(record, plan.out_dir, overwrite=plan.continuing)
     return record
 
 
