@@ -59,10 +59,18 @@ def sweep(
         None, "--wait/--no-wait", help="Slurm: watch the jobs until they end (default: submit and return)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the cells and their state; run nothing."),
+    only_model: list[str] | None = typer.Option(
+        None, "--model", "-m", help="Run only this model's cells (repeatable; the sweep's label or registry name)."
+    ),
+    only_n_train: str | None = typer.Option(
+        None, "--n-train", help="Run only these training-set sizes of the ladder, e.g. 350 or 350,950."
+    ),
+    only_seeds: str | None = typer.Option(None, "--seeds", help="Run only these seeds, e.g. 2 or 1,2 or 0..2."),
 ) -> None:
     """Run a sweep: models x datasets x n_train ladder x seeds, one run record per cell.
 
     Completed cells are skipped, so rerunning the same command continues an interrupted sweep.
+    --model, --n-train and --seeds run a part of the sweep first (same run ids and records).
     """
     from rich.console import Console
 
@@ -90,6 +98,15 @@ def sweep(
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}", spec.name):  # it becomes runs/<name>/ and a job name
         raise ConfigError(f"sweep name {spec.name[:60]!r}: use letters, digits, '.', '_', '+', '-' (no '/' or '..')")
     cells = expand_cells(spec, root=root)
+    if only_model or only_n_train or only_seeds:
+        from mlip_bench.sweep.spec import select_cells
+
+        cells = select_cells(
+            cells,
+            models=list(only_model) if only_model else None,
+            n_train=_int_list(only_n_train, "--n-train") if only_n_train else None,
+            seeds=_int_list(only_seeds, "--seeds") if only_seeds else None,
+        )
     out_dir = out or Path(spec.out or Path("runs") / spec.name)
     n_workers = workers or spec.workers
     n_threads = threads or spec.threads_per_worker
@@ -171,3 +188,16 @@ def sweep(
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
     app.command("sweep")(sweep)
+
+
+def _int_list(text: str, option: str) -> list[int]:
+    """``"350"``, ``"350,950"`` or ``"0..2"`` as a list of ints (``ConfigError`` otherwise)."""
+    try:
+        if ".." in text:
+            low, high = (int(part) for part in text.split("..", 1))
+            if low > high:
+                raise ValueError
+            return list(range(low, high + 1))
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: give numbers such as 2, 1,2 or 0..2") from None

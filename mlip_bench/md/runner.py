@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 import time
 from collections.abc import Callable
@@ -103,6 +104,16 @@ def _sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def portable_path(path: Path, out: Path) -> str:
+    """``path`` as an MD record in ``out`` cites it: relative to ``out`` when the file lies under
+    ``out``'s parent (``<results>/md`` citing ``../records/...``), so the record stays true when the
+    results folder is moved or committed; otherwise absolute."""
+    path, out = Path(path).resolve(), Path(out).resolve()
+    if path.is_relative_to(out.parent):
+        return os.path.relpath(path, out)
+    return str(path)
 
 
 def resolve_run(target: str | Path, results: list[Path] | None = None) -> ResolvedRun:
@@ -822,9 +833,9 @@ def run_md(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         run=RunLink(
             run_id=str(meta["run_id"]),
-            record_path=str(resolved.record_path) if resolved.record_path else "",
+            record_path=portable_path(resolved.record_path, out) if resolved.record_path else "",
             record_sha256=_sha256_file(resolved.record_path) if resolved.record_path else "",
-            checkpoint_path=str(resolved.checkpoint),
+            checkpoint_path=portable_path(resolved.checkpoint, out),
             checkpoint_sha256=ckpt_sha,
             model=rec.model if rec is not None else potential.config.name,
             dataset=str(run_dataset or variant),

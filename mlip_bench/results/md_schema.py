@@ -23,10 +23,13 @@ class RunLink(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
     run_id: str
-    #: path of the run record as given (empty when the run had no record; metadata came from the checkpoint)
+    #: path of the run record, relative to the MD record's folder when both lie in one results folder
+    #: (``../records/<run_id>.json``), else absolute; empty when the run had no record (metadata came
+    #: from the checkpoint)
     record_path: str = ""
     #: sha256 of the run record file's bytes (empty without a record)
     record_sha256: str = ""
+    #: path of the checkpoint, relative like ``record_path``
     checkpoint_path: str
     checkpoint_sha256: str
     model: str = ""

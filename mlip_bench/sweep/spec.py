@@ -424,3 +424,30 @@ def expand_cells(
                     seen[rid] = cell
                     cells.append(cell)
     return cells
+
+
+def select_cells(
+    cells: list[Cell],
+    models: list[str] | None = None,
+    n_train: list[int] | None = None,
+    seeds: list[int] | None = None,
+) -> list[Cell]:
+    """The cells that match every given filter (a filter left ``None`` matches all), in sweep order.
+
+    ``models`` match the sweep's model label or the registry name. Run ids do not change, so a
+    filtered sweep writes the same records the full one would. ``ConfigError`` if nothing matches.
+    """
+    chosen = [
+        c
+        for c in cells
+        if (models is None or c.model in models or c.display_model in models)
+        and (n_train is None or c.n_train in n_train)
+        and (seeds is None or c.seed in seeds)
+    ]
+    if not chosen:
+        have = (
+            f"models {sorted({c.display_model for c in cells})}, n_train {sorted({c.n_train for c in cells})}, "
+            f"seeds {sorted({c.seed for c in cells})}"
+        )
+        raise ConfigError(f"no cell of the sweep matches the filters; the sweep has {have}")
+    return chosen

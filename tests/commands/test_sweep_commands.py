@@ -69,6 +69,23 @@ def test_debug_executor_runs_the_sweep_through_submitit(tmp_path: Path, capsys: 
     assert "nothing to submit" in capsys.readouterr().err
 
 
+def test_filters_run_part_of_the_sweep_under_the_same_run_ids(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = write_sweep(tmp_path / "s.yaml", seeds="0..2")
+    out = tmp_path / "out"
+    args = ["sweep", str(path), "--executor", "debug", "--out", str(out), "--n-train", "20", "--seeds", "1,2"]
+    assert main([*args, "--model", "m-b"]) == 0
+    assert sorted(r.run_id for r in load_records(out)) == sorted(
+        fake.run_id("m-b", "rmd17/ethanol", 20, s, "smoke") for s in (1, 2)
+    )
+    assert main(["sweep", str(path), "--dry-run", "--out", str(out), "--seeds", "0..1"]) == 0
+    assert "8 cells" in capsys.readouterr().out
+    assert main([*args, "--model", "m-c"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no cell of the sweep matches" in err and "'m-a', 'm-b'" in err
+    assert main(["sweep", str(path), "--dry-run", "--seeds", "one"]) == 2
+    assert "--seeds 'one'" in capsys.readouterr().err
+
+
 def test_failed_cells_make_the_command_exit_nonzero(tmp_path: Path) -> None:
     path = write_sweep(
         tmp_path / "s.yaml", n_train=[10], cell_overrides=[{"match": {"model": "m-b"}, "overrides": {"fail": "boom"}}]

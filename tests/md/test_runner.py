@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -178,3 +179,21 @@ def test_periodic_system_gets_rdfs_and_says_what_is_missing(trained, tmp_path):
     assert any(f.endswith(".rdf.png") for f in ob.figures)
     json.loads(md_record_path(tmp_path / "md", record.md_id).read_text())
     assert np.isfinite(record.speed.steps_per_second)
+
+
+def test_record_in_the_results_folder_cites_run_files_relative_to_itself(trained, tmp_path):
+    """An MD record in ``<results>/md`` stays true when the results folder is moved or committed."""
+    import hashlib
+    import shutil
+
+    root, results, rid = trained
+    moved = tmp_path / "results"
+    shutil.copytree(results, moved, ignore=shutil.ignore_patterns("md", "locks"))
+    out = moved / "md"
+    record = run_md(rid, settings(), out, results=[moved], root=root)
+    assert record.run.record_path == f"../records/{rid}.json"
+    assert record.run.checkpoint_path == f"../checkpoints/{rid}/best_model.pt"
+    cited = out / record.run.record_path
+    assert hashlib.sha256(cited.read_bytes()).hexdigest() == record.run.record_sha256
+    elsewhere = run_md(rid, settings(), tmp_path / "other" / "md", results=[moved], root=root)
+    assert Path(elsewhere.run.record_path).is_absolute()
