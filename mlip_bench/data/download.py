@@ -30,6 +30,7 @@ from mlip_bench.atomic_files import write_text_atomic
 from mlip_bench.data.cards import DatasetCard, SourceFile
 from mlip_bench.data.catalog import data_root, downloads_dir
 from mlip_bench.errors import ChecksumError, DownloadError, MlipBenchError
+from mlip_bench.progress_bar import ProgressBar
 
 MIRROR_ENV = "MLIP_BENCH_MIRROR"
 #: scratch folders for extraction: ``<root>/downloads/.extract-<pid>-XXXX``
@@ -199,27 +200,6 @@ def _open_source(source: str, offset: int) -> tuple[BinaryIO, int | None, int]:
     return response, total, 0
 
 
-def _progress(enabled: bool):
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TransferSpeedColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        console=Console(stderr=True),
-        transient=True,
-        disable=not enabled,
-    )
-
-
 def _stream_to_part(source: str, part: Path, label: str, progress: bool) -> int:
     """Append/write ``source`` into ``part``; return the byte offset resumed from."""
     offset = part.stat().st_size if part.is_file() else 0
@@ -227,8 +207,11 @@ def _stream_to_part(source: str, part: Path, label: str, progress: bool) -> int:
     mode = "ab" if start > 0 else "wb"
     written = start
     try:
-        with stream, open(part, mode) as out, _progress(progress) as bar:
-            task = bar.add_task(label, total=total, completed=start)
+        with (
+            stream,
+            open(part, mode) as out,
+            ProgressBar(progress, total, label, unit="bytes", transient=True, completed=start) as bar,
+        ):
             while True:
                 try:
                     block = stream.read(_CHUNK)
@@ -240,7 +223,7 @@ def _stream_to_part(source: str, part: Path, label: str, progress: bool) -> int:
                     break
                 out.write(block)
                 written += len(block)
-                bar.update(task, completed=written)
+                bar.update(written)
     except DownloadError:
         raise
     except OSError as exc:

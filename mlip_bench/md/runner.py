@@ -35,6 +35,7 @@ from mlip_bench.atomic_files import write_atomic, write_text_atomic
 from mlip_bench.errors import ConfigError, ModelError, ResultsError
 from mlip_bench.md import observables as obs
 from mlip_bench.md.stability import StabilityCheck
+from mlip_bench.progress_bar import ProgressBar
 from mlip_bench.results.md_schema import (
     Curve,
     MDRecord,
@@ -782,7 +783,7 @@ def run_md(
     total = settings.steps * settings.replicas
     states: list[ReplicaState] = []
     checks: list[StabilityCheck] = []
-    with _Bar(progress, total, md_id) as bar:
+    with ProgressBar(progress, total, "md", title=md_id) as bar:
         for k, (index, atoms0) in enumerate(starts):
             path = _state_path(out, md_id, k)
             state, why = load_state(path, fingerprint)
@@ -882,44 +883,3 @@ def _remove_state(out: Path, md_id: str) -> None:
     parent = Path(out) / STATE_DIR
     if parent.is_dir() and not any(parent.iterdir()):
         parent.rmdir()
-
-
-class _Bar:
-    """A rich progress bar over all replicas' steps (or nothing)."""
-
-    def __init__(self, enabled: bool, total: int, label: str):
-        self.bar = None
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(
-            TextColumn("[bold]md"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
-        self.task = self.bar.add_task("md", total=total, info="")
-        self._last = 0.0
-
-    def __enter__(self) -> "_Bar":
-        if self.bar is not None:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-
-    def update(self, completed: int, info: str | None = None) -> None:
-        if self.bar is None:
-            return
-        now = time.perf_counter()
-        if info is None and now - self._last < 0.2:
-            return
-        self._last = now
-        fields = {"info": info} if info is not None else {}
-        self.bar.update(self.task, completed=completed, **fields)

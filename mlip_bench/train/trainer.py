@@ -21,6 +21,7 @@ import torch
 
 from mlip_bench.data.graphs import collate
 from mlip_bench.errors import TrainingError
+from mlip_bench.progress_bar import ProgressBar
 from mlip_bench.train.checkpoint import (
     BEST_MODEL,
     atomic_torch_save,
@@ -67,43 +68,6 @@ class cosine_with_warmup:
             return (k + 1) / self.warmup
         span = max(self.total - self.warmup, 1)
         return 0.5 * (1.0 + math.cos(math.pi * min(k - self.warmup, span) / span))
-
-
-class _Progress:
-    """A rich progress bar (or nothing) showing epoch, losses, validation MAE and time left."""
-
-    def __init__(self, enabled: bool, total_steps: int | None, label: str):
-        self.enabled = enabled
-        self.bar = None
-        if not enabled:
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(
-            TextColumn("[bold]{task.fields[label]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=False,
-        )
-        self.task = self.bar.add_task("train", total=total_steps, label=label, info="")
-
-    def __enter__(self) -> "_Progress":
-        if self.bar is not None:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
-
-    def update(self, step: int, info: str | None = None) -> None:
-        if self.bar is not None:
-            fields = {"info": info} if info is not None else {}
-            self.bar.update(self.task, completed=step, **fields)
 
 
 class Trainer:
@@ -365,7 +329,7 @@ class Trainer:
         bs = self.protocol.batch_size
         stop_rule, stop_reason = self._stop()
         info = ""
-        with _Progress(self.progress, self.step_budget, self.label) as bar:
+        with ProgressBar(self.progress, self.step_budget, "train", title=self.label, completed=self.step) as bar:
             bar.update(self.step, info)
             while not stop_reason:
                 epoch_started = time.perf_counter()
@@ -384,8 +348,8 @@ class Trainer:
                 if validated:
                     val = self._validate_and_schedule(train_loss)
                     info = (
-                        f"epoch {self.epoch} loss {train_loss:.3g} val {val['val_loss']:.3g} "
-                        f"E {val['val_energy_mae_mev']:.1f} meV F {val['val_force_mae_mev_per_a']:.1f} meV/Å"
+                        f"ep {self.epoch} F {val['val_force_mae_mev_per_a']:.1f} meV/Å "
+                        f"E {val['val_energy_mae_mev']:.1f} meV"
                     )
                 self.train_seconds += time.perf_counter() - epoch_started
                 stop_rule, stop_reason = self._stop()
