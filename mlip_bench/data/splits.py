@@ -269,18 +269,7 @@ def make_split(
         kind = "random"
     if len(test) == 0:
         raise ConfigError(f"split of {store.path} has an empty test set; lower n_val/max_train")
-    return Split(
-        name=name,
-        seed=int(seed),
-        train_pool=[int(i) for i in pool],
-        val=sorted(int(i) for i in val),
-        test=sorted(int(i) for i in test),
-        store_sha256=store.sha256,
-        kind=kind,
-        n_test_duplicates_dropped=dropped,
-        recipe=recipe,
-        extra_tests=extra_tests,
-    )
+    return _split_of(name, seed, pool, val, test, store, kind, dropped, recipe, extra_tests)
 
 
 def official_split_names(store: Store) -> list[str]:
@@ -310,6 +299,22 @@ def official_split(store: Store, name: str, seed: int = 0, n_val: int = DEFAULT_
     order = np.random.default_rng(seed).permutation(train)
     val, pool = order[:n_val], order[n_val:]
     test, dropped = _exclude_duplicates(test, train, store.fingerprints)
+    return _split_of(name, seed, pool, val, test, store, "official", dropped, {"n_val": n_val, "official": name})
+
+
+def _split_of(
+    name: str,
+    seed: int,
+    pool,
+    val,
+    test,
+    store: Store,
+    kind: str,
+    dropped: int,
+    recipe: dict,
+    extra_tests: dict[str, list[int]] | None = None,
+) -> Split:
+    """A :class:`Split` from index arrays: the pool keeps its (seeded) order, val and test are sorted."""
     return Split(
         name=name,
         seed=int(seed),
@@ -317,9 +322,10 @@ def official_split(store: Store, name: str, seed: int = 0, n_val: int = DEFAULT_
         val=sorted(int(i) for i in val),
         test=sorted(int(i) for i in test),
         store_sha256=store.sha256,
-        kind="official",
+        kind=kind,
         n_test_duplicates_dropped=dropped,
-        recipe={"n_val": n_val, "official": name},
+        recipe=recipe,
+        extra_tests=extra_tests or {},
     )
 
 
