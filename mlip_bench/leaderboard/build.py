@@ -11,7 +11,7 @@ Layout of the output folder::
     runs/<run>.html       per-run pages (config, metrics, parity, provenance, reproduce command)
     records/<run>.json    each run's raw record (UTF-8 JSON)
     data/*.csv, *.json    every table as CSV and JSON
-    figures/*.svg         static fallbacks of every plot
+    figures/*.svg         static fallbacks of every plot (learning curves, parity, MD stability)
     assets/               site.js, site.css; plotly.min.js and plots.js (pages with plots only)
 
 The site is built in a temporary folder beside ``out_dir`` and moved into place, so a failed
@@ -383,6 +383,7 @@ def build_site(
             )
         if static_figures:
             _write_static_figures(tmp, plotted, records, run_pages, published_values)
+            _write_stability_svgs(tmp, [f for f in plotted if f.key in md_specs], md)
         _write(
             tmp / "cite.html",
             env.get_template("cite.html").render(
@@ -488,6 +489,16 @@ def _write_static_figures(
             page_id = run_pages[record.run_id][: -len(".html")]
             test = record.metrics.get("test")
             _write(site / "figures" / f"run-{page_id}.svg", parity_svg(pairs, test.n_frames if test else None))
+
+
+def _write_stability_svgs(site: Path, figures, md) -> None:
+    """``figures/<key>-md.svg``: the static fallback of each MD stability figure."""
+    from mlip_bench.leaderboard.static_figures import stability_svg
+
+    for fig in figures:
+        text = stability_svg(fig, md, md.settings.get(fig.dataset, ""))
+        if text is not None:
+            _write(site / "figures" / f"{fig.key}-md.svg", text)
 
 
 def _display_path(path: Path) -> str:

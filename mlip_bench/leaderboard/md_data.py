@@ -180,8 +180,8 @@ def attach_to_sections(sections: list[DatasetSection], view: MDView) -> None:
                 row.md = view.for_runs(section.dataset, (r.run_id for r in row.runs))
 
 
-def stability_points(figure: CurveFigure, view: MDView) -> list[tuple[Any, dict[int, Stat]]]:
-    """(curve, n_train -> time to failure over seeds) for every curve of ``figure`` with MD."""
+def stability_summaries(figure: CurveFigure, view: MDView) -> list[tuple[Any, dict[int, MDSummary]]]:
+    """(curve, n_train -> MD summary over seeds) for every curve of ``figure`` with MD."""
     out = []
     for curve in figure.curves:
         by_n: dict[int, list[str]] = {}
@@ -191,10 +191,18 @@ def stability_points(figure: CurveFigure, view: MDView) -> list[tuple[Any, dict[
         for n, ids in sorted(by_n.items()):
             summary = view.for_runs(figure.dataset, ids)
             if summary is not None and summary.time_to_failure is not None:
-                points[n] = summary.time_to_failure
+                points[n] = summary
         if points:
             out.append((curve, points))
     return out
+
+
+def stability_points(figure: CurveFigure, view: MDView) -> list[tuple[Any, dict[int, Stat]]]:
+    """(curve, n_train -> time to failure over seeds) for every curve of ``figure`` with MD."""
+    return [
+        (curve, {n: s.time_to_failure for n, s in points.items()})  # type: ignore[misc]
+        for curve, points in stability_summaries(figure, view)
+    ]
 
 
 def stability_figure(figure: CurveFigure, view: MDView) -> dict[str, Any] | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from typing import Any
 
 from mlip_bench.leaderboard.plots import (
     STILL_IMPROVING_LABEL,
@@ -175,6 +176,97 @@ def parity_svg(pairs: list[ParityPair], n_frames: int | None = None) -> str:
             axes[1][i].set_xlabel(f"predicted - reference ({err_unit})")
             axes[1][i].set_ylabel("count")
         fig.tight_layout()
+        text = _svg(fig)
+        plt.close(fig)
+    return text
+
+
+def stability_svg(figure: CurveFigure, view, setting: str = "") -> str | None:
+    """MD stability against n_train (log x), one line per model: mean time to failure (ps; mean ±
+    std over seeds, no bar for one seed). A filled marker: every replica ran to the end (the point
+    sits on the dotted trajectory-length line, a lower bound); a hollow marker, labelled "k/N
+    stable": fewer than all replicas ran to the end. None when no curve of ``figure`` has MD."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    from mlip_bench.leaderboard.md_data import stability_summaries
+    from mlip_bench.leaderboard.plots import model_style
+
+    points = stability_summaries(figure, view)
+    if not points:
+        return None
+    length = max(s.length_ps for _, summaries in points for s in summaries.values())
+    xs_all = sorted({n for _, summaries in points for n in summaries})
+    any_hollow = False
+    legend: list[tuple[Any, str]] = []
+    with matplotlib.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(6.0, 4.2))
+        for curve, summaries in points:
+            style = model_style(curve.model)
+            colour, marker = style.colour, style.mpl_marker
+            xs = list(summaries)
+            ys = [s.time_to_failure.mean for s in summaries.values()]
+            ax.plot(xs, ys, color=colour, linewidth=1, gid=f"md-line-{curve.key}")
+            legend.append((Line2D([], [], color=colour, linewidth=1, marker=marker, markersize=7), curve.label))
+            for x, s in summaries.items():
+                st = s.time_to_failure
+                hollow = s.n_stable < s.n_replicas
+                any_hollow = any_hollow or hollow
+                ax.errorbar(
+                    [x],
+                    [st.mean],
+                    yerr=[st.std if st.std is not None else float("nan")],
+                    marker=marker,
+                    color=colour,
+                    linestyle="none",
+                    capsize=3,
+                    markersize=7,
+                    markerfacecolor="white" if hollow else colour,  # white: the line does not show through
+                    markeredgecolor=colour,
+                    gid=f"md-point-{curve.key}-{x}",
+                )
+                if hollow:
+                    ax.annotate(
+                        f"{s.stable_text} stable",
+                        (x, st.mean),
+                        textcoords="offset points",
+                        xytext=(7, -3),
+                        ha="left",
+                        fontsize=6,
+                        color=colour,
+                    )
+        ax.plot(
+            [xs_all[0], xs_all[-1]],
+            [length, length],
+            color="#888",
+            linestyle=":",
+            linewidth=1,
+            label=f"trajectory length ({length:g} ps): stable throughout",
+            gid="md-length",
+        )
+        ax.set_xscale("log")
+        lo, hi = xs_all[0], xs_all[-1]
+        ax.set_xlim(lo / 1.3, hi * 1.3)
+        top = max(
+            [length] + [s.time_to_failure.mean + (s.time_to_failure.std or 0) for _, ss in points for s in ss.values()]
+        )
+        ax.set_ylim(0, top * 1.15)
+        _fixed_log_ticks(ax.xaxis, [float(x) for x in xs_all])
+        ax.set_xlabel("training configurations n_train")
+        ax.set_ylabel("mean time to failure (ps)")
+        ax.set_title(f"MD stability vs n_train, {figure.dataset}" + (f"\n{setting}" if setting else ""))
+        ax.grid(True, which="major", alpha=0.3)
+        handles, labels = ax.get_legend_handles_labels()
+        handles, labels = [h for h, _ in legend] + handles, [t for _, t in legend] + labels
+        if any_hollow:
+            handles.append(
+                Line2D([], [], marker="o", color="0.3", markerfacecolor="none", linestyle="none", markersize=7)
+            )
+            labels.append("hollow: fewer than all replicas ran to the end (k/N stable)")
+        ax.legend(handles, labels, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=1, frameon=False)
         text = _svg(fig)
         plt.close(fig)
     return text

@@ -119,3 +119,37 @@ def test_site_without_md_records_is_unchanged(tmp_path):
     assert not re.search(r'id="f[0-9a-f]+-md"', (out / "curves.html").read_text(encoding="utf-8"))
     with open(out / "data" / "leaderboard.csv", encoding="utf-8") as fh:
         assert "md_stable_replicas" not in fh.readline()
+
+
+def test_stability_figure_has_a_static_svg_fallback(results_with_md, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "site"
+    build_site([results_with_md], out)
+    curves = (out / "curves.html").read_text(encoding="utf-8")
+    (key,) = re.findall(r'id="(f[0-9a-f]+)-md"', curves)
+    svg = out / "figures" / f"{key}-md.svg"
+    assert svg.is_file()
+    # referenced like the learning-curve fallbacks: a noscript image, a hidden fallback and a link
+    box = curves.split(f'id="plot-{key}-md"', 1)[1].split("</figure>", 1)[0]
+    href = f"figures/{key}-md.svg"
+    assert f'<noscript><img class="plot-static" src="{href}"' in box
+    assert f'data-src="{href}"' in box and f'<a href="{href}">static SVG</a>' in box
+    text = svg.read_text(encoding="utf-8")
+    assert text.lstrip().startswith("<?xml") and "<script" not in text and "$" not in text
+    assert "mean time to failure (ps)" in text and "training configurations n_train" in text
+    assert "MD stability vs n_train, md17/aspirin" in text
+    # n_train 50: no replica of either seed ran to the end -> hollow and labelled; 150: all did -> filled
+    assert "0/6 stable" in text and "6/6 stable" not in text
+    assert "fewer than all replicas ran to the end" in text
+    assert "trajectory length (1 ps): stable throughout" in text
+
+
+def test_no_stability_svg_without_md_or_without_static_figures(results_with_md, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "site"
+    build_site([results_with_md], out, static_figures=False)
+    assert not (out / "figures").exists() or not list((out / "figures").glob("*-md.svg"))
+    assert "-md.svg" not in (out / "curves.html").read_text(encoding="utf-8")
+    plain = tmp_path / "plain"
+    build_site([FIXTURES], plain)
+    assert not list((plain / "figures").glob("*-md.svg"))
