@@ -8,7 +8,8 @@ Layout of the output folder::
     protocols.html        each protocol's budget in words and how its runs ended
     cite.html             how to cite, licence, every download
     models/<model>.html   per-model pages (architecture, parameters, cost per hardware, config, paper)
-    runs/<run>.html       per-run pages (config, metrics, parity, provenance, reproduce command)
+    runs/<run>.html       per-run pages (config, metrics, parity, MD benchmarks, provenance, reproduce command)
+    md/<md_id>.*.png      the h(r)/RDF figures of MD records, shown on their run's page
     records/<run>.json    each run's raw record (UTF-8 JSON)
     data/*.csv, *.json    every table as CSV and JSON
     figures/*.svg         static fallbacks of every plot (learning curves, parity, MD stability)
@@ -36,8 +37,8 @@ from markupsafe import Markup
 
 from mlip_bench.errors import ConfigError, ResultsError
 from mlip_bench.leaderboard import site_data
+from mlip_bench.leaderboard.md_data import RunMD, load_md_files, md_by_run, md_folders, md_view, stability_figure
 from mlip_bench.leaderboard.md_data import attach_to_sections as attach_md
-from mlip_bench.leaderboard.md_data import load_md_records, md_folders, md_view, stability_figure
 from mlip_bench.leaderboard.plots import error_histogram_figure, learning_curve_figure, parity_figure, parity_pairs
 from mlip_bench.leaderboard.published import Published, default_published_path, load_published
 from mlip_bench.leaderboard.replication import replicate
@@ -80,12 +81,17 @@ def load_result_records(results_dirs: list[Path]) -> list[RunRecord]:
     return records
 
 
+def safe_stem(name: str) -> str:
+    """``name`` as a file-name stem: safe characters only, a hash suffix when anything was replaced."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", name).strip(".") or "run"
+    if safe != name or len(safe) > 120:
+        safe = f"{safe[:100]}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    return safe
+
+
 def run_page_name(run_id: str) -> str:
     """A file name for a run page: safe characters only, a hash suffix when anything was replaced."""
-    safe = re.sub(r"[^A-Za-z0-9._-]", "_", run_id).strip(".") or "run"
-    if safe != run_id or len(safe) > 120:
-        safe = f"{safe[:100]}-{hashlib.sha256(run_id.encode()).hexdigest()[:8]}"
-    return f"{safe}.html"
+    return f"{safe_stem(run_id)}.html"
 
 
 def reproduce_command(record: RunRecord, dataset_name: str | None = None) -> str:
@@ -231,10 +237,9 @@ def build_site(
     sections = dataset_sections(records, pub.values if pub else ())
     curves = build_curves(records)
     figures = group_figures(curves)
-    md = md_view(
-        load_md_records(md_folders([Path(p) for p in results_dirs], [Path(p) for p in md_dirs or ()])),
-        {r.run_id: r.dataset.name for r in records},
-    )
+    md_files = load_md_files(md_folders([Path(p) for p in results_dirs], [Path(p) for p in md_dirs or ()]))
+    md = md_view((m for m, _ in md_files), {r.run_id: r.dataset.name for r in records})
+    md_of_run = md_by_run(md_files, md)
     attach_md(sections, md)
     rep = replicate(pub, records, figures) if pub else None
     run_pages = {r.run_id: run_page_name(r.run_id) for r in records}
@@ -379,7 +384,15 @@ def build_site(
             )
             _write(
                 tmp / "runs" / run_pages[record.run_id],
-                _render_run(run_template, common, record, anchors, static_figures, stored_names.get(record.run_id)),
+                _render_run(
+                    run_template,
+                    common,
+                    record,
+                    anchors,
+                    static_figures,
+                    stored_names.get(record.run_id),
+                    _copy_md_figures(tmp, md_of_run.get(record.run_id, [])),
+                ),
             )
         if static_figures:
             _write_static_figures(tmp, plotted, records, run_pages, published_values)
@@ -409,6 +422,7 @@ def _render_run(
     anchors: dict[str, str],
     static_figures: bool,
     stored_name: str | None = None,
+    md_runs: list[dict[str, Any]] | None = None,
 ) -> str:
     page_id = run_page_name(record.run_id)[: -len(".html")]
     pairs = parity_pairs(record.parity)
@@ -472,7 +486,24 @@ def _render_run(
             record.protocol_config, indent=2, sort_keys=True, default=str, ensure_ascii=False
         ),
         page_unconverged=0 if record.certified or record.status != "complete" else 1,
+        md_runs=md_runs or [],
     )
+
+
+def _copy_md_figures(site: Path, items: list[RunMD]) -> list[dict[str, Any]]:
+    """The run page's MD records, their figures copied to ``md/`` in the site (hrefs from ``runs/``)."""
+    out = []
+    for item in items:
+        stem = safe_stem(item.record.md_id)
+        figures = []
+        for source, suffix, words in item.figures:
+            name = stem + re.sub(r"[^A-Za-z0-9._-]", "_", suffix)
+            target = site / "md" / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            figures.append((f"../md/{name}", words))
+        out.append({"m": item, "r": item.record, "figures": figures, "anchor": f"md-{stem}"})
+    return out
 
 
 def _write_static_figures(

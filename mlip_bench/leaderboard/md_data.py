@@ -49,6 +49,11 @@ def md_folders(results_dirs: Iterable[Path], extra: Iterable[Path] = ()) -> list
 
 def load_md_records(folders: Iterable[Path]) -> list[MDRecord]:
     """Validated MD records (``*.json`` directly in each folder); ``ResultsError`` names a bad file."""
+    return [r for r, _ in load_md_files(folders)]
+
+
+def load_md_files(folders: Iterable[Path]) -> list[tuple[MDRecord, Path]]:
+    """Like :func:`load_md_records`, each record with the file it was read from."""
     records: dict[str, tuple[MDRecord, Path]] = {}
     for folder in folders:
         for path in sorted(Path(folder).glob("*.json")):
@@ -67,7 +72,7 @@ def load_md_records(folders: Iterable[Path]) -> list[MDRecord]:
                     f"MD record {record.md_id!r} appears twice ({records[record.md_id][1]} and {path}); pass each folder once"
                 )
             records[record.md_id] = (record, path)
-    return [r for r, _ in records.values()]
+    return list(records.values())
 
 
 def _setting_key(record: MDRecord) -> tuple:
@@ -278,3 +283,66 @@ def stability_figure(figure: CurveFigure, view: MDView) -> dict[str, Any] | None
         }
     )
     return {"data": traces, "layout": layout}
+
+
+#: largest figure file copied into the site (the runner's PNGs are about 40 KB)
+MAX_FIGURE_BYTES = 5 * 1024 * 1024
+_FIGURE_WORDS = {
+    "hr": "h(r), MD against the reference frames",
+    "rdf": "RDF per species pair",
+    "msd": "mean squared displacement",
+}
+
+
+@dataclass
+class RunMD:
+    """One MD record as a run page shows it."""
+
+    record: MDRecord
+    setting: str
+    #: the record the leaderboard's MD columns use for this run
+    on_leaderboard: bool
+    #: NVE: energy drift (meV/atom/ps) over replicas, and the largest |E(t) - E(0)| (meV/atom)
+    drift: Stat | None
+    max_energy_error: float | None
+    #: (figure file next to the record, its suffix such as ".hr.png", words for its caption)
+    figures: list[tuple[Path, str, str]]
+
+
+def _figure_files(record: MDRecord, path: Path) -> list[tuple[Path, str, str]]:
+    """The record's PNG figures that lie next to it (plain file names only, none too large)."""
+    if record.observables is None:
+        return []
+    out = []
+    for name in record.observables.figures:
+        if Path(name).name != name or name.startswith(".") or not name.endswith(".png"):
+            continue
+        source = path.parent / name
+        if not source.is_file() or source.stat().st_size > MAX_FIGURE_BYTES:
+            continue
+        suffix = name[len(record.md_id) :] if name.startswith(record.md_id + ".") else ".png"
+        kind = suffix.split(".")[1] if suffix.count(".") >= 2 else ""
+        out.append((source, suffix, _FIGURE_WORDS.get(kind, "figure")))
+    return out
+
+
+def md_by_run(files: Iterable[tuple[MDRecord, Path]], view: MDView) -> dict[str, list[RunMD]]:
+    """Run id -> every MD record of that run (any setting, failed ones too), oldest first."""
+    shown = {r.md_id for chosen in view.by_dataset.values() for r in chosen.values()}
+    out: dict[str, list[RunMD]] = {}
+    for record, path in sorted(files, key=lambda f: (f[0].created, f[0].md_id)):
+        drifts = [r.energy_drift_mev_per_atom_per_ps for r in record.replicas]
+        errors = [
+            r.max_energy_error_mev_per_atom for r in record.replicas if r.max_energy_error_mev_per_atom is not None
+        ]
+        out.setdefault(record.run.run_id, []).append(
+            RunMD(
+                record=record,
+                setting=setting_text(record),
+                on_leaderboard=record.md_id in shown,
+                drift=Stat.of(d for d in drifts if d is not None),
+                max_energy_error=max(errors) if errors else None,
+                figures=_figure_files(record, path),
+            )
+        )
+    return out

@@ -11,7 +11,7 @@ import pytest
 
 from mlip_bench.cli import main
 from mlip_bench.errors import ResultsError
-from mlip_bench.leaderboard.build import build_site
+from mlip_bench.leaderboard.build import build_site, run_page_name
 from mlip_bench.results.io import load_records, write_record
 from mlip_bench.results.md_schema import MDRecord
 from tests.leaderboard.leaderboard_records import FIXTURES, make_record
@@ -153,3 +153,76 @@ def test_no_stability_svg_without_md_or_without_static_figures(results_with_md, 
     plain = tmp_path / "plain"
     build_site([FIXTURES], plain)
     assert not list((plain / "figures").glob("*-md.svg"))
+
+
+def _png(path, payload: bytes = b"fake png") -> None:
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + payload)
+
+
+def test_run_page_lists_its_md_benchmarks_and_shows_the_hr_figure(tmp_path):
+    results = tmp_path / "results"
+    run, other = make_record(n_train=50), make_record(n_train=150)
+    write_record(run, results)
+    write_record(other, results)
+    md_dir = results / "md"
+    nvt = md_record(run, 0.7, hr=0.0812, n_stable=2, steps=2000)
+    data = nvt.model_dump(mode="json")
+    data["stability"]["min_time_to_failure_ps"] = 0.1
+    data["observables"].update(hr_mae_sampling_floor=0.0123, n_md_samples=400, figures=[f"{nvt.md_id}.hr.png"])
+    data["speed"] = {"steps_per_second": 35.1, "ns_per_day": 1.52, "wall_seconds": 60.0}
+    data["settings"]["start_source"] = "md17/aspirin test split <script>alert(1)</script>"
+    nvt = MDRecord.model_validate(data)
+    _write_md(nvt, md_dir)
+    _png(md_dir / f"{nvt.md_id}.hr.png")
+    nve = md_record(run, 1.0, hr=0.05, n_stable=3, ensemble="nve", temperature_k=300.0)
+    data = nve.model_dump(mode="json")
+    data["created"] = "2026-12-01T12:00:00+00:00"
+    data["replicas"] = [
+        {
+            "index": i,
+            "start_frame": i,
+            "steps_run": 2000,
+            "simulated_ps": 1.0,
+            "failed": False,
+            "energy_drift_mev_per_atom_per_ps": drift,
+            "max_energy_error_mev_per_atom": err,
+        }
+        for i, (drift, err) in enumerate([(0.2, 1.5), (0.4, 2.5), (0.6, 0.5)])
+    ]
+    data["observables"]["figures"] = ["../../escape.png", f"{nve.md_id}.missing.png"]
+    _write_md(MDRecord.model_validate(data), md_dir)
+    _png(tmp_path / "escape.png")
+    out = tmp_path / "site"
+    build_site([results], out, static_figures=False)
+
+    page = (out / "runs" / run_page_name(run.run_id)).read_text(encoding="utf-8")
+    assert '<h2 id="md">MD benchmarks</h2>' in page
+    section = page.split('<h2 id="md">', 1)[1].split("<h2>Reproduce", 1)[0]
+    assert section.index(nvt.md_id) < section.index(nve.md_id)  # oldest first
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section))
+    assert "NVT 500 K, 3 replicas × 2,000 steps of 0.5 fs (1 ps each)" in text
+    assert "NVE 300 K, 3 replicas × 2,000 steps of 0.5 fs (1 ps each)" in text
+    assert "Stable replicas 2/3" in text and "Stable replicas 3/3" in text
+    assert "Time to failure (ps) mean 0.7, min 0.1 (of 1 ps per replica)" in text
+    assert "h(r) MAE 0.0812 (sampling floor 0.0123) 400 MD samples" in text
+    assert "NVE energy drift 0.4 ± 0.2 meV/atom/ps (over 3 replicas); largest |E(t) − E(0)| 2.5 meV/atom" in text
+    assert "Speed 35.1 steps/s (1.52 ns/day on cpu)" in text
+    assert "(the record in the leaderboard's MD columns)" in text  # the NVT record: its setting is the majority
+    # the figure is copied into the site and shown; nothing outside the record's folder is copied
+    (img,) = re.findall(r'<img src="([^"]+)"', section)
+    assert img == f"../md/{nvt.md_id}.hr.png"
+    assert (out / "runs" / img).resolve().read_bytes() == (md_dir / f"{nvt.md_id}.hr.png").read_bytes()
+    assert sorted(p.name for p in (out / "md").iterdir()) == [f"{nvt.md_id}.hr.png"]
+    # strings from records are escaped
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in section
+
+    plain = (out / "runs" / run_page_name(other.run_id)).read_text(encoding="utf-8")
+    assert "MD benchmarks" not in plain and 'class="md-record"' not in plain
+
+
+def test_run_pages_without_md_records_show_nothing_new(tmp_path):
+    out = tmp_path / "site"
+    build_site([FIXTURES], out, static_figures=False)
+    for page in (out / "runs").glob("*.html"):
+        assert "MD benchmarks" not in page.read_text(encoding="utf-8")
+    assert not (out / "md").exists()
