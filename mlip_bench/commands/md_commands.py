@@ -11,6 +11,13 @@ import typer
 from mlip_bench.errors import ConfigError
 
 DEFAULT_OUT = Path("md")
+
+
+def _default(value: str, key: str) -> str:
+    """The help's default of a setting a sweep file's ``md:`` block may give."""
+    return f"Default {value} (with --sweep: the file's md.{key} if set)."
+
+
 DEFAULT_RESULTS = Path("results")
 
 
@@ -18,16 +25,30 @@ def md_command(
     target: Optional[str] = typer.Argument(
         None, help="A checkpoint (<out>/checkpoints/<run_id>/best_model.pt) or a run id found under --results."
     ),
-    temperature: float = typer.Option(
-        500.0, "--temperature", "-T", help="Temperature (K): thermostat target (nvt) and initial velocities."
+    temperature: Optional[float] = typer.Option(
+        None,
+        "--temperature",
+        "-T",
+        help="Temperature (K): thermostat target (nvt) and initial velocities. " + _default("500", "temperature_k"),
     ),
-    steps: int = typer.Option(1000, "--steps", min=1, help="MD steps per replica."),
-    timestep: float = typer.Option(0.5, "--timestep", help="Time step (fs)."),
-    ensemble: str = typer.Option("nvt", "--ensemble", help="nvt (Langevin) or nve (velocity Verlet)."),
-    replicas: int = typer.Option(
-        3, "--replicas", min=1, help="Independent trajectories, each from its own test-set frame."
+    steps: Optional[int] = typer.Option(
+        None, "--steps", min=1, help="MD steps per replica. " + _default("1000", "steps")
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the starting frames, velocities and thermostat noise."),
+    timestep: Optional[float] = typer.Option(
+        None, "--timestep", help="Time step (fs). " + _default("0.5", "timestep_fs")
+    ),
+    ensemble: Optional[str] = typer.Option(
+        None, "--ensemble", help="nvt (Langevin) or nve (velocity Verlet). " + _default("nvt", "ensemble")
+    ),
+    replicas: Optional[int] = typer.Option(
+        None,
+        "--replicas",
+        min=1,
+        help="Independent trajectories, each from its own test-set frame. " + _default("3", "replicas"),
+    ),
+    seed: Optional[int] = typer.Option(
+        None, "--seed", help="Seed of the starting frames, velocities and thermostat noise. " + _default("0", "seed")
+    ),
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", help="Folder for MD records and figures. Default: md (with --sweep: RESULTS/md)."
     ),
@@ -43,8 +64,15 @@ def md_command(
         help="Instead of TARGET: run the MD benchmark for every complete run of this sweep file, skipping "
         "finished MD records.",
     ),
-    friction: float = typer.Option(0.01, "--friction", help="Langevin friction (1/fs), nvt only."),
-    sample_every: int = typer.Option(10, "--sample-every", min=1, help="Keep a frame for observables every N steps."),
+    friction: Optional[float] = typer.Option(
+        None, "--friction", help="Langevin friction (1/fs), nvt only. " + _default("0.01", "friction_per_fs")
+    ),
+    sample_every: Optional[int] = typer.Option(
+        None,
+        "--sample-every",
+        min=1,
+        help="Keep a frame for observables every N steps. " + _default("10", "sample_every"),
+    ),
     checkpoint_every: int = typer.Option(
         200, "--checkpoint-every", min=1, help="Save each replica's state every N steps (resume point)."
     ),
@@ -71,28 +99,38 @@ def md_command(
 
     from mlip_bench.md.runner import MDSettingsInput, md_record_path, run_md
 
+    if (target is None) == (sweep is None):
+        raise ConfigError("give either TARGET (a checkpoint or run id) or --sweep SWEEPFILE, not both or neither")
+    given = {
+        "ensemble": ensemble.lower() if ensemble is not None else None,
+        "temperature_k": temperature,
+        "steps": steps,
+        "timestep_fs": timestep,
+        "replicas": replicas,
+        "seed": seed,
+        "friction_per_fs": friction,
+        "sample_every": sample_every,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    from_file: dict[str, object] = {}
+    if sweep is not None:
+        from mlip_bench.sweep.spec import load_sweep
+
+        block = load_sweep(sweep).md  # a bad md: block stops here, one line naming the field
+        from_file = block.given() if block is not None else {}
     if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
     settings = MDSettingsInput(
-        ensemble=ensemble.lower(),
-        temperature_k=temperature,
-        steps=steps,
-        timestep_fs=timestep,
-        replicas=replicas,
-        seed=seed,
-        friction_per_fs=friction,
-        sample_every=sample_every,
+        **{**from_file, **given},  # the command line beats the sweep file's md: block
         checkpoint_every=checkpoint_every,
         device=device,
         reference_interval_fs=reference_interval_fs,
     )
-    if (target is None) == (sweep is None):
-        raise ConfigError("give either TARGET (a checkpoint or run id) or --sweep SWEEPFILE, not both or neither")
     command = " ".join(["mlip-bench", *sys.argv[1:]])
     if sweep is not None:
-        _md_sweep(sweep, settings, results, out, root, command)
+        _md_sweep(sweep, settings, results, out, root, command, sorted(set(from_file) - set(given)))
         return
     out = out or DEFAULT_OUT
     folders = list(results) if results else [DEFAULT_RESULTS]
@@ -139,8 +177,17 @@ def md_command(
     print(f"record: {md_record_path(out, record.md_id)}")
 
 
-def _md_sweep(sweep: Path, settings, results: Optional[list[Path]], out: Optional[Path], root, command: str) -> None:
-    """``md --sweep``: one MD benchmark per complete run of the sweep; a summary line per run."""
+def _md_sweep(
+    sweep: Path,
+    settings,
+    results: Optional[list[Path]],
+    out: Optional[Path],
+    root,
+    command: str,
+    from_file: list[str],
+) -> None:
+    """``md --sweep``: one MD benchmark per complete run of the sweep; a summary line per run.
+    ``from_file``: the settings taken from the sweep file's ``md:`` block."""
     from rich.console import Console
     from rich.markup import escape
 
@@ -149,6 +196,14 @@ def _md_sweep(sweep: Path, settings, results: Optional[list[Path]], out: Optiona
     if results and len(results) > 1:
         raise ConfigError("--sweep reads one results folder: give --results once (the sweep's --out)")
     console = Console()
+    s = settings
+    console.print(
+        escape(
+            f"MD settings: {s.ensemble.upper()} {s.temperature_k:g} K, {s.replicas} replica{'' if s.replicas == 1 else 's'} x {s.steps:,} "
+            f"steps of {s.timestep_fs:g} fs, seed {s.seed}"
+            + (f" ({', '.join(from_file)} from the file's md: block)" if from_file else "")
+        )
+    )
 
     def show(o) -> None:
         colour = {DONE: "green", FAILED: "red"}.get(o.outcome, "dim")

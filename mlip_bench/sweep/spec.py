@@ -13,6 +13,10 @@ Example (``sweeps/md17-aspirin-cpu.yaml``)::
       - match: {model: dimenet++}
         overrides: {max_wall_seconds: 7200}
 
+An optional ``md:`` mapping (``temperature_k``, ``steps``, ``timestep_fs``, ``replicas``, ``seed``,
+``ensemble``, ``friction_per_fs``, ``sample_every``) gives ``mlip-bench md --sweep`` its defaults;
+it does not change the cells or their run ids.
+
 A dataset entry may be a mapping ``{name: lips, n_train: [800], overrides: {...}}`` to give it its
 own ladder. ``overrides`` (sweep-wide, per dataset, per matching cell; later ones win, nested
 mappings are merged) are passed to the runner unchanged.
@@ -25,7 +29,7 @@ import importlib
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -187,6 +191,32 @@ class CellOverride(BaseModel):
     overrides: dict[str, Any]
 
 
+class MDDefaults(BaseModel):
+    """A sweep file's ``md:`` block: the settings ``mlip-bench md --sweep FILE`` uses unless the
+    command line gives them (keys as in ``MDSettingsInput``; a key left out takes the command's
+    default). It never touches the cells: run ids and training are the same with or without it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature_k: float | None = Field(None, gt=0, strict=True, allow_inf_nan=False)
+    steps: int | None = Field(None, ge=1, strict=True)
+    timestep_fs: float | None = Field(None, gt=0, strict=True, allow_inf_nan=False)
+    replicas: int | None = Field(None, ge=1, strict=True)
+    seed: int | None = Field(None, ge=0, strict=True)
+    ensemble: Literal["nvt", "nve"] | None = None
+    friction_per_fs: float | None = Field(None, ge=0, strict=True, allow_inf_nan=False)
+    sample_every: int | None = Field(None, ge=1, strict=True)
+
+    @field_validator("ensemble", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    def given(self) -> dict[str, Any]:
+        """The settings the block sets."""
+        return self.model_dump(exclude_none=True)
+
+
 class SweepSpec(BaseModel):
     """A sweep: the product of models, datasets, training-set sizes and seeds under one protocol."""
 
@@ -211,6 +241,8 @@ class SweepSpec(BaseModel):
     overrides: dict[str, Any] = Field(default_factory=dict)
     cell_overrides: list[CellOverride] = Field(default_factory=list)
     resources: SlurmResources = Field(default_factory=SlurmResources)
+    #: defaults of ``mlip-bench md --sweep`` (the command line overrides them); no effect on the cells
+    md: MDDefaults | None = None
 
     @field_validator("models", mode="before")
     @classmethod

@@ -64,3 +64,44 @@ def test_md_sweep_needs_target_or_sweep(sweep_setup, capsys):
     assert main(["md", rid, "--sweep", str(sweep)]) == 2
     assert "either TARGET" in capsys.readouterr().err
     assert main(["md"]) == 2
+
+
+def _with_md_block(sweep, block: str):
+    sweep.write_text(sweep.read_text() + f"md: {block}\n")
+    return sweep
+
+
+def test_md_block_of_the_sweep_file_gives_defaults_and_the_command_line_wins(sweep_setup, capsys):
+    root, results, rid, sweep = sweep_setup
+    _with_md_block(sweep, "{temperature_k: 400, steps: 8, timestep_fs: 0.25, replicas: 1, seed: 3, ensemble: nvt}")
+    base = ["md", "--sweep", str(sweep), "--root", str(root), "--threads", "1"]
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert "MD settings: NVT 400 K, 1 replica x 8 steps of 0.25 fs, seed 3" in " ".join(out.split())
+    assert {p.name for p in (results / "md").glob("*.json")} == {f"{rid}__md-nvt-400K-0.25fs-8steps-r1-s3.json"}
+    # a command-line option beats the file's value; the others still come from the file
+    assert main([*base, "--steps", "6", "--temperature", "300"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "NVT 300 K, 1 replica x 6 steps of 0.25 fs, seed 3" in out
+    assert "(ensemble, replicas, seed, timestep_fs from the file's md: block)" in out
+    assert f"{rid}__md-nvt-300K-0.25fs-6steps-r1-s3.json" in {p.name for p in (results / "md").glob("*.json")}
+
+
+def test_sweep_file_without_md_block_keeps_the_command_defaults(sweep_setup, capsys):
+    root, results, rid, sweep = sweep_setup
+    assert _md(sweep, root) == 0
+    assert "MD settings: NVT 500 K, 1 replica x 10 steps of 0.5 fs, seed 0" in " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.parametrize(
+    ("block", "field"),
+    [("{steps: 0}", "md.steps"), ("{ensemble: npt}", "md.ensemble"), ("{temprature_k: 500}", "md.temprature_k")],
+)
+def test_bad_md_block_is_one_line_and_exit_2(sweep_setup, capsys, block, field):
+    root, results, rid, sweep = sweep_setup
+    _with_md_block(sweep, block)
+    assert main(["md", "--sweep", str(sweep), "--root", str(root), "--steps", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and len(err.splitlines()) == 1
+    assert str(sweep) in err and f"field '{field}'" in err
+    assert not (results / "md").exists() or not list((results / "md").glob("*.json"))

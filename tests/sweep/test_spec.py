@@ -89,6 +89,12 @@ def test_per_dataset_ladder_and_overrides_merge(tmp_path: Path) -> None:
             "cell_overrides.0.match.modle",
             "unknown field",
         ),
+        ({"md": {"steps": 0}}, "md.steps", "greater than or equal to 1"),
+        ({"md": {"temperature_k": -5}}, "md.temperature_k", "greater than 0"),
+        ({"md": {"ensemble": "npt"}}, "md.ensemble", "'nvt' or 'nve'"),
+        ({"md": {"replicas": 2.5}}, "md.replicas", "integer"),
+        ({"md": {"temprature_k": 500}}, "md.temprature_k", "unknown field"),
+        ({"md": [500, 6000]}, "md", ""),
     ],
 )
 def test_bad_sweep_file_names_the_field(tmp_path: Path, change: dict, field: str, words: str) -> None:
@@ -273,3 +279,49 @@ def test_ladder_grammar_is_the_command_line_one(ladder: object, words: str) -> N
     with pytest.raises(ConfigError) as info:
         parse_sweep({"name": "x", "models": ["m"], "datasets": ["d"], "n_train": ladder})
     assert "field 'n_train'" in str(info.value) and words in str(info.value)
+
+
+def test_md_block_is_read_and_leaves_cells_and_run_ids_alone(tmp_path: Path) -> None:
+    """The committed plateau sweeps carry an md: block for `mlip-bench md --sweep`; it must not move
+    a cell's run id or anything its training depends on (model, dataset, n_train, seed, protocol,
+    overrides: the inputs of the harness's fingerprint)."""
+
+    def plateau_ids(seeds: set[int]) -> set[str]:
+        return {
+            f"{m}__md17-ethanol__n{n}__s{s}__plateau"
+            for m in ("nequip-l1-cpu", "nequip-l0-cpu", "schnet")
+            for n in (50, 150, 350, 950)
+            for s in seeds
+        }
+
+    for name, seeds in (("results-plateau.yaml", {0}), ("results-plateau-seeds.yaml", {0, 1, 2})):
+        path = REPO / "sweeps" / name
+        spec = load_sweep(path)
+        assert spec.md is not None and spec.md.given() == {
+            "temperature_k": 500.0,
+            "steps": 6000,
+            "timestep_fs": 0.5,
+            "replicas": 3,
+            "seed": 0,
+            "ensemble": "nvt",
+        }
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        del data["md"]
+        without = parse_sweep(data, source=name)
+        assert without.md is None
+
+        def inputs(cells):
+            return [(c.model, c.dataset, c.n_train, c.seed, c.protocol, c.overrides, c.run_id) for c in cells]
+
+        cells = expand_cells(spec)
+        assert inputs(cells) == inputs(expand_cells(without))
+        # the run ids of the committed records (leaderboard/results/plateau)
+        assert {c.run_id for c in cells} == plateau_ids(seeds)
+        assert len(cells) == 3 * 4 * len(seeds)
+
+
+def test_md_block_is_optional_and_case_insensitive(tmp_path: Path) -> None:
+    assert load_sweep(write_sweep(tmp_path / "a.yaml")).md is None
+    spec = load_sweep(write_sweep(tmp_path / "b.yaml", md={"ensemble": "NVE", "steps": 10}))
+    assert spec.md is not None and spec.md.given() == {"ensemble": "nve", "steps": 10}
+    assert parse_sweep(spec.model_dump(), source="again").md == spec.md  # `sweep --protocol` re-parses the dump
