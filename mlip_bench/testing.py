@@ -1,4 +1,4 @@
-"""Public physics checks that every mlip-bench model is held to.
+"""Public physics checks that every mlip-bench model is held to, and the small builders to run them.
 
 Each ``assert_*`` function evaluates a model on a :class:`~mlip_bench.data.frame.Frame` and raises
 ``AssertionError`` with a one-line reason when the model breaks a symmetry or smoothness property a
@@ -7,16 +7,25 @@ potential energy surface must have. ``model`` is either a
 call signature) or a plain callable ``model(frame) -> (energy eV, forces (n, 3) eV/Å)``.
 
 Use float64 models for the tight tolerances (1e-10 relative); float32 needs ~1e-5.
+
+Builders for fast tests: :func:`random_molecule` and :func:`random_crystal` (frames),
+:func:`toy_statistics` (training-set statistics) and :func:`small_potential` (any registered
+network at a tiny size, through the same config -> ``build_potential`` path as real runs)::
+
+    potential = small_potential("nequip", l_max=2)
+    assert_equivariant(potential, random_molecule(seed=1))
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-if TYPE_CHECKING:  # floor 0: no runtime import of the data layer
+if TYPE_CHECKING:  # floor 0: no runtime import of the data layer (nor of the models above it)
     from mlip_bench.data.frame import Frame
+    from mlip_bench.models.potential import DatasetStatistics, Potential
 
 Evaluation = tuple[float, np.ndarray]
 
@@ -235,7 +244,184 @@ def assert_supercell_consistent(
     _close("assert_supercell_consistent", f2, np.tile(forces, (copies, 1)), rtol, atol, "forces")
 
 
+# -- builders for fast tests ------------------------------------------------------------------
+
+#: cutoff (Å) of :func:`small_potential`, and the one :func:`random_molecule` keeps pairs away from
+SMALL_R_MAX = 3.0
+
+#: the triclinic cell (Å, rows are lattice vectors) of :func:`random_crystal`
+SMALL_CELL = np.array([[2.9, 0.0, 0.0], [0.3, 3.0, 0.0], [0.2, -0.2, 3.1]])
+
+#: hyperparameters that make each registered network tiny (a few thousand weights, a forward pass
+#: in milliseconds); :func:`small_potential` starts from these. A network missing here is built
+#: with its own defaults.
+TINY_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
+    "nequip": {
+        "l_max": 1,
+        "parity": True,
+        "num_layers": 2,
+        "num_features": 4,
+        "invariant_layers": 2,
+        "invariant_neurons": 8,
+    },
+    "schnet": {"hidden_channels": 16, "num_filters": 16, "num_interactions": 2, "num_gaussians": 12},
+    "dimenet++": {
+        "hidden_channels": 16,
+        "out_emb_channels": 16,
+        "int_emb_size": 8,
+        "basis_emb_size": 4,
+        "num_blocks": 2,
+        "num_spherical": 3,
+        "num_radial": 4,
+        # the published zero init makes a fresh model output exactly 0, which would make the
+        # physics checks vacuous
+        "output_initializer": "glorot_orthogonal",
+    },
+    "schnetpack-schnet": {"n_atom_basis": 16, "n_interactions": 2, "n_rbf": 8},
+    "schnetpack-painn": {"n_atom_basis": 16, "n_interactions": 2, "n_rbf": 8},
+}
+
+#: rough isolated-atom reference energies (eV) :func:`toy_statistics` uses for E0
+_TOY_E0_EV = {1: -13.6, 6: -1029.0, 7: -1485.0, 8: -2041.0, 14: -7800.0}
+
+
+def _pair_distances(positions: np.ndarray, cell: np.ndarray | None = None) -> np.ndarray:
+    """Distances (Å) of all pairs i < j; with ``cell``, of every pair and every neighbouring image."""
+    n = len(positions)
+    if cell is None:
+        return np.linalg.norm(positions[:, None] - positions[None], axis=-1)[np.triu_indices(n, 1)]
+    shifts = np.array([[a, b, c] for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)]) @ cell
+    d = np.linalg.norm(positions[None, :, None] + shifts[:, None, None] - positions[None, None, :], axis=-1)
+    d[13][np.diag_indices(n)] = np.inf  # shift 13 is (0, 0, 0): an atom is not its own neighbour
+    return d.reshape(-1)
+
+
+def random_molecule(
+    seed: int = 0,
+    n: int = 8,
+    species: Sequence[int] = (1, 6, 8),
+    r_max: float | None = SMALL_R_MAX,
+    min_distance: float = 0.9,
+    box: float | None = None,
+) -> Frame:
+    """A random non-periodic molecule of ``n`` atoms drawn from ``species`` (atomic numbers).
+
+    Atoms are uniform in a cube of side ``box`` Å (default 3.6 Å for up to 9 atoms, growing with
+    the cube root of ``n``), no pair closer than ``min_distance`` Å. With ``r_max`` (Å), no pair
+    lies within 0.05 Å of it and at least one pair is farther apart, so the cutoff is exercised
+    and :func:`assert_smooth_at_cutoff` can scan a neighbour across it. Same ``seed``, same frame.
+    """
+    from mlip_bench.data.frame import Frame  # local: keeps floor 0 import-clean
+
+    if n < 2:
+        raise ValueError("random_molecule needs n >= 2 atoms")
+    if box is None:
+        box = 3.6 * max(1.0, (n / 9) ** (1 / 3))
+    rng = np.random.default_rng(seed)
+    for _ in range(100_000):
+        positions = rng.uniform(0.0, box, size=(n, 3))
+        d = _pair_distances(positions)
+        if d.min() <= min_distance:
+            continue
+        if r_max is not None and (np.abs(d - r_max).min() <= 0.05 or not (d > r_max).any()):
+            continue
+        numbers = rng.choice(np.asarray(species, dtype=np.int64), size=n)
+        return Frame(positions=positions, numbers=numbers)
+    raise ValueError(f"random_molecule: no {n}-atom arrangement in a {box:g} Å box met the distance rules")
+
+
+def random_crystal(seed: int = 0, numbers: Sequence[int] = (14, 8, 8), min_distance: float = 1.2) -> Frame:
+    """A small periodic crystal: ``numbers`` atoms at random in the triclinic :data:`SMALL_CELL`
+    (about 3 Å a side, so with a 3 Å cutoff every atom sees several images of every atom).
+
+    No two atoms, periodic images included, are closer than ``min_distance`` Å. Periodic in all
+    three directions. Same ``seed``, same frame.
+    """
+    from mlip_bench.data.frame import Frame  # local: keeps floor 0 import-clean
+
+    rng = np.random.default_rng(seed)
+    numbers = np.asarray(numbers, dtype=np.int64)
+    for _ in range(100_000):
+        positions = rng.uniform(size=(len(numbers), 3)) @ SMALL_CELL
+        if _pair_distances(positions, SMALL_CELL).min() > min_distance:
+            return Frame(positions=positions, numbers=numbers, cell=SMALL_CELL.copy(), pbc=np.ones(3, dtype=bool))
+    raise ValueError(f"random_crystal: {len(numbers)} atoms do not fit the cell {min_distance:g} Å apart")
+
+
+def toy_statistics(
+    species: Sequence[int] = (1, 6, 8, 14),
+    e0_ev: float | Sequence[float] | None = None,
+    force_rms_ev_per_a: float = 1.3,
+    avg_num_neighbors: float = 6.0,
+) -> DatasetStatistics:
+    """Training-set statistics for a model of ``species`` (atomic numbers, sorted here).
+
+    ``e0_ev``: per-species reference energies (eV), one per species in sorted order, or one
+    number for all; default rough isolated-atom energies (H -13.6 eV ... Si -7800 eV; -100 eV x Z
+    for others), large like real ones so float64 bookkeeping of E0 is exercised. Pass 0.0 to
+    hold the physics checks' relative tolerance to the interaction energy alone.
+    ``force_rms_ev_per_a``: the global energy scale (eV/Å); ``avg_num_neighbors``: the
+    neighbour normalisation.
+    """
+    from mlip_bench.models.potential import DatasetStatistics  # local: keeps floor 0 import-clean
+
+    species = sorted(int(z) for z in species)
+    if e0_ev is None:
+        e0 = [_TOY_E0_EV.get(z, -100.0 * z) for z in species]
+    elif isinstance(e0_ev, int | float):
+        e0 = [float(e0_ev)] * len(species)
+    else:
+        e0 = [float(x) for x in e0_ev]
+        if len(e0) != len(species):
+            raise ValueError(f"toy_statistics: {len(e0)} reference energies for {len(species)} species")
+    return DatasetStatistics(
+        species=species, e0_ev=e0, force_rms_ev_per_a=force_rms_ev_per_a, avg_num_neighbors=avg_num_neighbors
+    )
+
+
+def small_potential(
+    model: str,
+    dtype: str = "float64",
+    r_max: float = SMALL_R_MAX,
+    statistics: DatasetStatistics | None = None,
+    seed: int = 0,
+    **hyperparameters: Any,
+) -> Potential:
+    """The registered network ``model`` (``"nequip"``, ``"schnet"``, ``"dimenet++"``,
+    ``"schnetpack-painn"``, ...) at a tiny size, wrapped in a :class:`Potential`, for fast tests.
+
+    Built like a real run (a ``ModelConfig`` through ``build_potential``) from
+    :data:`TINY_HYPERPARAMETERS`, updated with ``hyperparameters`` (e.g. ``l_max=3,
+    parity=False``). ``r_max``: cutoff (Å); ``statistics``: default :func:`toy_statistics`.
+    Weights come from ``seed`` (the global torch RNG is left as it was), and the per-species
+    scale and shift are drawn away from 1 and 0 so the checks exercise them too. Bad
+    hyperparameters raise ``ConfigError``, a network whose optional backend is missing
+    ``ModelError``.
+    """
+    import torch  # local: keeps floor 0 import-clean
+
+    from mlip_bench.models.registry import ModelConfig, build_potential
+
+    config = ModelConfig(
+        name=f"{model}-tiny",
+        model=model,
+        r_max=r_max,
+        dtype=dtype,
+        hyperparameters={**TINY_HYPERPARAMETERS.get(model, {}), **hyperparameters},
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        potential = build_potential(config, statistics if statistics is not None else toy_statistics())
+        with torch.no_grad():
+            potential.species_scale.uniform_(0.5, 1.5)
+            potential.species_shift.uniform_(-0.5, 0.5)
+    return potential
+
+
 __all__ = [
+    "SMALL_CELL",
+    "SMALL_R_MAX",
+    "TINY_HYPERPARAMETERS",
     "Evaluation",
     "assert_equivariant",
     "assert_forces_are_gradients",
@@ -245,6 +431,10 @@ __all__ = [
     "assert_supercell_consistent",
     "assert_translation_invariant",
     "evaluate",
+    "random_crystal",
+    "random_molecule",
     "random_rotation",
+    "small_potential",
     "supercell",
+    "toy_statistics",
 ]

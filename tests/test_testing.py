@@ -176,3 +176,36 @@ def test_supercell_helper_tiles_atoms_and_cell():
     np.testing.assert_allclose(big.cell, TRICLINIC * np.array([[2], [3], [1]]))
     with pytest.raises(ValueError):
         testing.supercell(molecule(), (2, 1, 1))
+
+
+def test_builders_return_what_they_promise():
+    mol = testing.random_molecule(seed=3, n=7, species=(1, 8))
+    assert mol.n_atoms == 7 and not mol.pbc.any() and not mol.is_periodic
+    assert set(mol.numbers.tolist()) <= {1, 8}
+    d = np.linalg.norm(mol.positions[:, None] - mol.positions[None], axis=-1)[np.triu_indices(7, 1)]
+    assert d.min() > 0.9 and np.abs(d - testing.SMALL_R_MAX).min() > 0.05 and d.max() > testing.SMALL_R_MAX
+    np.testing.assert_array_equal(testing.random_molecule(seed=3, n=7, species=(1, 8)).positions, mol.positions)
+    assert testing.random_molecule(seed=4).n_atoms == 8
+
+    crystal = testing.random_crystal(seed=2)
+    assert crystal.pbc.all() and crystal.is_periodic and crystal.n_atoms == 3
+    np.testing.assert_allclose(crystal.cell, testing.SMALL_CELL)
+    assert abs(np.linalg.det(crystal.cell)) > 20.0  # a real 3-D cell, about 3 Å a side
+
+    stats = testing.toy_statistics(species=(8, 1))
+    assert stats.species == [1, 8] and stats.e0_ev == [-13.6, -2041.0] and stats.force_rms_ev_per_a > 0
+    assert testing.toy_statistics(species=(1, 6), e0_ev=0.0).e0_ev == [0.0, 0.0]
+    with pytest.raises(ValueError, match="reference energies"):
+        testing.toy_statistics(species=(1, 6), e0_ev=[1.0])
+
+    state = torch.random.get_rng_state()
+    potential = testing.small_potential("nequip", l_max=2, statistics=stats)
+    assert torch.equal(torch.random.get_rng_state(), state)  # the caller's RNG is left alone
+    assert potential.dtype == torch.float64 and potential.config.r_max == testing.SMALL_R_MAX
+    assert potential.config.hyperparameters["l_max"] == 2 and potential.config.hyperparameters["num_features"] == 4
+    assert sum(p.numel() for p in potential.parameters()) < 20_000
+    energy, forces = testing.evaluate(potential, testing.random_molecule(1, species=(1, 8)))
+    assert np.isfinite(energy) and forces.shape == (8, 3)
+    same = testing.small_potential("nequip", l_max=2, statistics=stats)
+    assert all(torch.equal(a, b) for a, b in zip(potential.state_dict().values(), same.state_dict().values()))
+    assert testing.small_potential("schnet", dtype="float32").dtype == torch.float32

@@ -1,5 +1,9 @@
-"""NequIP network: physics (symmetry, gradients, smoothness, periodicity) for every l_max and
-parity, faithfulness of the tensor product to e3nn, hyperparameter validation, paper configs."""
+"""NequIP network: SO(3) models tell mirror images apart, faithfulness of the tensor product to
+e3nn, irreps, float32 energies, hyperparameter validation, paper configs, training.
+
+The physics checks (symmetry, gradients, smoothness, periodicity) for every l_max and parity,
+the float32 training step and checkpoints are in tests/models/test_every_model.py (every
+registered network, one class)."""
 
 from __future__ import annotations
 
@@ -11,83 +15,21 @@ import torch
 from e3nn import o3
 
 from mlip_bench import testing
-from mlip_bench.data.frame import Frame
 from mlip_bench.data.graphs import collate, frame_to_graph
 from mlip_bench.errors import ConfigError
 from mlip_bench.models.nequip import NequIPNetwork
 from mlip_bench.models.nequip.interaction import AngularCoupling
-from mlip_bench.models.potential import DatasetStatistics
-from mlip_bench.models.registry import ModelConfig, available_models, build_potential, load_model_config
-
-STATS = DatasetStatistics(
-    species=[1, 6, 8], e0_ev=[-13.6, -1030.0, -2040.0], force_rms_ev_per_a=1.3, avg_num_neighbors=4.0
-)
-#: E0 = 0 so that the 1e-10 relative energy tolerance applies to the interaction energy itself
-PHYSICS_STATS = DatasetStatistics(
-    species=[1, 6, 8], e0_ev=[0.0, 0.0, 0.0], force_rms_ev_per_a=1.3, avg_num_neighbors=4.0
-)
-TRICLINIC = np.array([[3.1, 0.0, 0.0], [0.6, 3.3, 0.0], [0.4, -0.5, 3.6]])
-
-
-def small_potential(l_max: int, parity: bool = True, dtype: str = "float64", r_max: float = 3.0, stats=STATS, **extra):
-    torch.manual_seed(0)
-    hyper = dict(l_max=l_max, parity=parity, num_layers=2, num_features=4, invariant_layers=2, invariant_neurons=8)
-    hyper.update(extra)
-    config = ModelConfig(name="test", model="nequip", r_max=r_max, dtype=dtype, hyperparameters=hyper)
-    potential = build_potential(config, stats)
-    with torch.no_grad():  # make the per-species scale/shift non-trivial
-        potential.species_scale.uniform_(0.5, 1.5)
-        potential.species_shift.uniform_(-0.5, 0.5)
-    return potential
-
-
-def random_molecule(seed: int = 0, n: int = 6) -> Frame:
-    rng = np.random.default_rng(seed)
-    return Frame(positions=rng.uniform(0.0, 3.0, size=(n, 3)), numbers=rng.choice([1, 6, 8], size=n))
-
-
-def random_crystal(seed: int = 0) -> Frame:
-    rng = np.random.default_rng(seed)
-    return Frame(
-        positions=rng.uniform(size=(3, 3)) @ TRICLINIC,
-        numbers=np.array([1, 8, 6]),
-        cell=TRICLINIC,
-        pbc=np.array([True, True, True]),
-    )
-
-
-@pytest.mark.parametrize("parity", [True, False])
-@pytest.mark.parametrize("l_max", [0, 1, 2, 3])
-def test_physics_checks_pass_for_every_lmax_and_parity(l_max, parity):
-    potential = small_potential(l_max, parity, stats=PHYSICS_STATS)
-    molecule, crystal = random_molecule(l_max), random_crystal(l_max)
-    testing.assert_equivariant(potential, molecule, reflections=parity, rtol=1e-10)
-    testing.assert_equivariant(potential, crystal, reflections=parity, rtol=1e-10)
-    testing.assert_translation_invariant(potential, molecule)
-    testing.assert_permutation_equivariant(potential, molecule)
-    testing.assert_forces_are_gradients(potential, molecule, eps=1e-5, tol=1e-7, max_components=8)
-    testing.assert_smooth_at_cutoff(potential, molecule)
-    testing.assert_supercell_consistent(potential, crystal, repeats=(2, 1, 2))
-
-
-def test_model_is_not_trivially_invariant():
-    """The symmetry checks are meaningful: energies and forces depend on geometry."""
-    potential = small_potential(2)
-    frame = random_molecule(1)
-    e1, f1 = testing.evaluate(potential, frame)
-    moved = Frame(positions=frame.positions * 1.05, numbers=frame.numbers)
-    e2, _ = testing.evaluate(potential, moved)
-    assert abs(e1 - e2) > 1e-6
-    assert np.abs(f1).max() > 1e-4
+from mlip_bench.models.registry import available_models, build_potential, load_model_config
 
 
 def test_so3_model_is_not_reflection_symmetric_but_o3_model_is():
     """parity=False gives an SO(3) model that can tell a molecule from its mirror image."""
-    frame = random_molecule(3, n=5)
-    so3 = small_potential(2, parity=False, num_layers=3)
+    frame = testing.random_molecule(3, n=5)
+    so3 = testing.small_potential("nequip", l_max=2, parity=False, num_layers=3)
     with pytest.raises(AssertionError, match="reflection"):
         testing.assert_equivariant(so3, frame, reflections=True)
-    testing.assert_equivariant(small_potential(2, parity=True, num_layers=3), frame, reflections=True)
+    o3 = testing.small_potential("nequip", l_max=2, parity=True, num_layers=3)
+    testing.assert_equivariant(o3, frame, reflections=True)
 
 
 @pytest.mark.parametrize("l1,l2,l3", [(0, 1, 1), (1, 1, 0), (1, 1, 2), (2, 1, 3), (3, 2, 1), (2, 2, 2)])
@@ -133,14 +75,14 @@ def test_irreps_follow_reachable_paths_like_nequip():
 
 
 def test_float32_model_returns_float64_energy_and_finite_forces():
-    reference = small_potential(1, dtype="float64")
-    potential = small_potential(1, dtype="float32")
+    reference = testing.small_potential("nequip", dtype="float64", l_max=1)
+    potential = testing.small_potential("nequip", dtype="float32", l_max=1)
     potential.load_state_dict(reference.state_dict())  # same weights, cast to float32
-    graph = collate([frame_to_graph(random_molecule(2), 3.0, torch.float32)])
+    graph = collate([frame_to_graph(testing.random_molecule(2), testing.SMALL_R_MAX, torch.float32)])
     out = potential(graph)
     assert out["energy"].dtype == torch.float64
     assert out["forces"].dtype == torch.float32 and torch.isfinite(out["forces"]).all()
-    e64, _ = testing.evaluate(reference, random_molecule(2))
+    e64, _ = testing.evaluate(reference, testing.random_molecule(2))
     assert abs(float(out["energy"]) - e64) < 1e-4  # float32 rounding only: E0 is added in float64
 
 
@@ -161,9 +103,8 @@ def test_float32_model_returns_float64_energy_and_finite_forces():
     ],
 )
 def test_bad_hyperparameters_raise_config_error(bad):
-    config = ModelConfig(name="bad", model="nequip", r_max=4.0, hyperparameters={"l_max": 1, **bad})
     with pytest.raises(ConfigError):
-        build_potential(config, STATS)
+        testing.small_potential("nequip", **bad)
 
 
 def test_neighbor_normalization_auto_uses_statistics_and_number_overrides():
@@ -190,20 +131,20 @@ def test_paper_and_cpu_configs_build():
     assert paper.r_max == 4.0 and paper.hyperparameters["num_layers"] == 5
     assert paper.hyperparameters["num_features"] == 64 and paper.hyperparameters["invariant_layers"] == 3
     for name in ["nequip-l1", "nequip-l2-cpu"]:
-        build_potential(load_model_config(name), STATS)
+        build_potential(load_model_config(name), testing.toy_statistics())
 
 
 @pytest.mark.slow
 def test_every_nequip_config_builds():
     for name in [n for n in available_models() if n.startswith("nequip-")]:
-        build_potential(load_model_config(name), STATS)
+        build_potential(load_model_config(name), testing.toy_statistics())
 
 
 def test_training_steps_reduce_force_error():
     """A few Adam steps on one frame lower the force error: gradients reach every parameter."""
-    potential = small_potential(1, dtype="float64")
-    frame = random_molecule(4)
-    graph = collate([frame_to_graph(frame, 3.0, torch.float64)])
+    potential = testing.small_potential("nequip", l_max=1)
+    frame = testing.random_molecule(4)
+    graph = collate([frame_to_graph(frame, testing.SMALL_R_MAX, torch.float64)])
     target = torch.from_numpy(np.random.default_rng(0).normal(size=(frame.n_atoms, 3)))
     opt = torch.optim.Adam(potential.parameters(), lr=0.01)
     losses = []

@@ -1,29 +1,21 @@
 """Effective parameter counts: the paper's l_max=1 molecule model has 741,086 parameters that act
 (nequip v0.3.3's count); parity-masked entries of the dense self-interactions are not counted."""
 
-import numpy as np
 import torch
 
-from mlip_bench.data.frame import Frame
+from mlip_bench.data.graphs import collate, frame_to_graph
 from mlip_bench.models.parameter_count import effective_parameter_count, parameter_count
-from mlip_bench.models.potential import DatasetStatistics
 from mlip_bench.models.registry import build_potential, load_model_config
+from mlip_bench.testing import random_molecule, toy_statistics
 
-STATS = DatasetStatistics(
-    species=[1, 6, 8], e0_ev=[-13.6, -1030.0, -2040.0], force_rms_ev_per_a=1.3, avg_num_neighbors=4.0
-)
+#: three species, as the paper's molecule models (the count includes the species embedding)
+STATS = toy_statistics(species=(1, 6, 8), avg_num_neighbors=4.0)
 
 
 def _potential(name: str):
+    """The packaged config ``name`` at its full size."""
     torch.manual_seed(0)
     return build_potential(load_model_config(name), STATS)
-
-
-def molecule_frames(n: int) -> list[Frame]:
-    rng = np.random.default_rng(0)
-    return [
-        Frame(positions=rng.uniform(0.0, 3.0, size=(6, 3)), numbers=rng.choice([1, 6, 8], size=6)) for _ in range(n)
-    ]
 
 
 def test_paper_l1_model_counts_741086_effective_parameters():
@@ -42,9 +34,8 @@ def test_masked_entries_do_not_change_the_output():
     torch.manual_seed(0)
     config = load_model_config("nequip-l1-cpu", dtype="float64")
     potential = build_potential(config, STATS)
-    from mlip_bench.data.graphs import collate, frame_to_graph
-
-    batch = collate([frame_to_graph(f, potential.config.r_max, torch.float64) for f in molecule_frames(2)])
+    frames = [random_molecule(seed, n=6) for seed in (0, 1)]
+    batch = collate([frame_to_graph(f, potential.config.r_max, torch.float64) for f in frames])
     before = potential(batch, compute_forces=False)["energy"].detach().clone()
     with torch.no_grad():
         for sub in potential.modules():
