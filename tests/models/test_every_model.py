@@ -103,7 +103,7 @@ class TestEveryNetwork:
     def test_energy_invariant_and_forces_equivariant_under_rotations_and_reflections(self, potential, reflections):
         """Molecule and periodic crystal (the cell turns with the atoms), random translations too."""
         testing.assert_equivariant(potential, testing.random_molecule(2), reflections=reflections)
-        testing.assert_equivariant(potential, testing.random_crystal(2), reflections=reflections, n_trials=1)
+        testing.assert_equivariant(potential, testing.random_crystal(2), reflections=reflections)
 
     def test_translation_and_permutation(self, potential):
         frame = testing.random_molecule(3)
@@ -111,7 +111,9 @@ class TestEveryNetwork:
         testing.assert_permutation_equivariant(potential, frame)
 
     def test_forces_are_minus_energy_gradient(self, potential):
-        testing.assert_forces_are_gradients(potential, testing.random_molecule(5), eps=1e-5, tol=1e-7, max_components=8)
+        testing.assert_forces_are_gradients(
+            potential, testing.random_molecule(5), eps=1e-5, tol=1e-7, max_components=12
+        )
 
     def test_smooth_when_a_neighbour_crosses_the_cutoff(self, potential):
         # seed 4: the scanned atom, placed at r_max from atom 0, stays over 1.8 Å from the others
