@@ -187,10 +187,12 @@ def assert_smooth_at_cutoff(
 ) -> None:
     """E and F continuous as a neighbour crosses r_max (Å).
 
-    The last atom is placed on the ray from atom 0 through it at r_max - delta and r_max + delta.
-    The energy change, corrected for the smooth part the mean force predicts (E_out - E_in +
-    <F> . dx), must stay below ``energy_tol`` (eV) and the forces must agree within ``force_tol``
-    (eV/Å), far below the jump a hard cutoff gives. No other pair may lie within 100 * delta of r_max.
+    The last atom is placed on the ray from atom 0 through it at r_max - 3 delta, r_max - delta and
+    r_max + delta. The energy change across r_max, corrected for the smooth part the mean force
+    predicts (E_out - E_in + <F> . dx), must stay below ``energy_tol`` (eV). The force change
+    across r_max must equal the change over the same step just inside (a second difference, so
+    the ordinary slope of the force near a close neighbour cancels) within ``force_tol`` (eV/Å),
+    far below the jump a hard cutoff gives. No other pair may lie within 100 * delta of r_max.
     """
     if frame.n_atoms < 2:
         raise ValueError("assert_smooth_at_cutoff needs at least two atoms")
@@ -199,7 +201,7 @@ def assert_smooth_at_cutoff(
     direction = frame.positions[-1] - frame.positions[0]
     direction = direction / np.linalg.norm(direction)
     results = []
-    for r in (r_max - delta, r_max + delta):
+    for r in (r_max - 3 * delta, r_max - delta, r_max + delta):
         pos = frame.positions.copy()
         pos[-1] = pos[0] + r * direction
         others = np.linalg.norm(pos[:-1, None] - pos[None, :], axis=-1)
@@ -207,7 +209,7 @@ def assert_smooth_at_cutoff(
         if np.any(np.abs(others - r_max) < 100 * delta):
             raise ValueError("assert_smooth_at_cutoff: another pair sits at r_max; use a different frame")
         results.append(evaluate(model, _replace(frame, positions=pos)))
-    (e_in, f_in), (e_out, f_out) = results
+    (_, f_before), (e_in, f_in), (e_out, f_out) = results
     smooth_change = -0.5 * float((f_in[-1] + f_out[-1]) @ (2 * delta * direction))
     _close(
         "assert_smooth_at_cutoff",
@@ -217,7 +219,14 @@ def assert_smooth_at_cutoff(
         energy_tol,
         "energy change across r_max and the change the forces predict",
     )
-    _close("assert_smooth_at_cutoff", f_out, f_in, 0.0, force_tol, "forces just inside and outside r_max")
+    _close(
+        "assert_smooth_at_cutoff",
+        f_out - f_in,
+        f_in - f_before,
+        0.0,
+        force_tol,
+        "force change across r_max and over the same step just inside",
+    )
 
 
 def supercell(frame: Frame, repeats: tuple[int, int, int]) -> Frame:

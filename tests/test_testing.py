@@ -130,6 +130,22 @@ def test_smoothness_check_catches_a_hard_cutoff():
         testing.assert_smooth_at_cutoff(hard, molecule(), r_max=R_CUT)
 
 
+def test_smoothness_check_catches_a_force_kink_at_the_cutoff():
+    """Energy continuous at r_max but forces not: E = 1/2 sum (1 - r/rc) (a linear envelope)."""
+
+    def kinked(frame):
+        energy, forces = 0.0, np.zeros_like(frame.positions)
+        for i, j, vec, d in _pairs(frame, R_CUT):
+            energy += 0.5 * (1 - d / R_CUT)
+            de_dr = -0.5 / R_CUT
+            forces[i] += de_dr * vec / d
+            forces[j] -= de_dr * vec / d
+        return energy, forces
+
+    with pytest.raises(AssertionError, match="force change across r_max"):
+        testing.assert_smooth_at_cutoff(kinked, molecule(), r_max=R_CUT)
+
+
 def test_supercell_check_catches_a_model_ignoring_periodic_images():
     def no_images(frame):
         return smooth_pair_model(frame, images=False)

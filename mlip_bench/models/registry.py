@@ -85,6 +85,12 @@ def _load_network_modules() -> None:
             continue
 
 
+def registered_networks() -> list[str]:
+    """Names of every registered network (mlip-bench's own, and any a user or test registered)."""
+    _load_network_modules()
+    return sorted(_REGISTRY)
+
+
 def network_class(model: str) -> type[Network]:
     """The registered network class for ``model`` (``ModelError`` listing valid names if unknown)."""
     _load_network_modules()
