@@ -13,9 +13,18 @@ from mlip_bench.errors import ConfigError
 DEFAULT_OUT = Path("md")
 
 
-def _default(value: str, key: str) -> str:
-    """The help's default of a setting a sweep file's ``md:`` block may give."""
-    return f"Default {value} (with --sweep: the file's md.{key} if set)."
+def _default(key: str) -> str:
+    """The help's default of a setting a sweep file's ``md:`` block may give (from ``MDSettingsInput``)."""
+    import dataclasses
+
+    from mlip_bench.md.runner import MDSettingsInput
+
+    value = {f.name: f.default for f in dataclasses.fields(MDSettingsInput)}[key]
+    return (
+        f"Default {value:g} (with --sweep: the file's md.{key} if set)."
+        if isinstance(value, float)
+        else (f"Default {value} (with --sweep: the file's md.{key} if set).")
+    )
 
 
 DEFAULT_RESULTS = Path("results")
@@ -29,25 +38,21 @@ def md_command(
         None,
         "--temperature",
         "-T",
-        help="Temperature (K): thermostat target (nvt) and initial velocities. " + _default("500", "temperature_k"),
+        help="Temperature (K): thermostat target (nvt) and initial velocities. " + _default("temperature_k"),
     ),
-    steps: Optional[int] = typer.Option(
-        None, "--steps", min=1, help="MD steps per replica. " + _default("1000", "steps")
-    ),
-    timestep: Optional[float] = typer.Option(
-        None, "--timestep", help="Time step (fs). " + _default("0.5", "timestep_fs")
-    ),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="MD steps per replica. " + _default("steps")),
+    timestep: Optional[float] = typer.Option(None, "--timestep", help="Time step (fs). " + _default("timestep_fs")),
     ensemble: Optional[str] = typer.Option(
-        None, "--ensemble", help="nvt (Langevin) or nve (velocity Verlet). " + _default("nvt", "ensemble")
+        None, "--ensemble", help="nvt (Langevin) or nve (velocity Verlet). " + _default("ensemble")
     ),
     replicas: Optional[int] = typer.Option(
         None,
         "--replicas",
         min=1,
-        help="Independent trajectories, each from its own test-set frame. " + _default("3", "replicas"),
+        help="Independent trajectories, each from its own test-set frame. " + _default("replicas"),
     ),
     seed: Optional[int] = typer.Option(
-        None, "--seed", help="Seed of the starting frames, velocities and thermostat noise. " + _default("0", "seed")
+        None, "--seed", help="Seed of the starting frames, velocities and thermostat noise. " + _default("seed")
     ),
     out: Optional[Path] = typer.Option(
         None, "--out", "-o", help="Folder for MD records and figures. Default: md (with --sweep: RESULTS/md)."
@@ -65,13 +70,13 @@ def md_command(
         "finished MD records.",
     ),
     friction: Optional[float] = typer.Option(
-        None, "--friction", help="Langevin friction (1/fs), nvt only. " + _default("0.01", "friction_per_fs")
+        None, "--friction", help="Langevin friction (1/fs), nvt only. " + _default("friction_per_fs")
     ),
     sample_every: Optional[int] = typer.Option(
         None,
         "--sample-every",
         min=1,
-        help="Keep a frame for observables every N steps. " + _default("10", "sample_every"),
+        help="Keep a frame for observables every N steps. " + _default("sample_every"),
     ),
     checkpoint_every: int = typer.Option(
         200, "--checkpoint-every", min=1, help="Save each replica's state every N steps (resume point)."
