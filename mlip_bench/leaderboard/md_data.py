@@ -212,12 +212,16 @@ def stability_points(figure: CurveFigure, view: MDView) -> list[tuple[Any, dict[
 
 def stability_figure(figure: CurveFigure, view: MDView) -> dict[str, Any] | None:
     """Plotly spec: mean time to failure (ps) against n_train (log x) per model, ± std over seeds,
-    with the trajectory length as a dotted line (a point on it: every replica stayed stable)."""
+    with the trajectory length as a dotted line (a point on it: every replica stayed stable); a
+    hollow marker: fewer than all replicas ran to the end (hover: k/N stable)."""
     from mlip_bench.leaderboard.plots import _BASE_LAYOUT, _safe, model_style, tick_text
 
-    points = stability_points(figure, view)
-    if not points:
+    summaries = stability_summaries(figure, view)
+    if not summaries:
         return None
+    points = [(curve, {n: s.time_to_failure for n, s in by_n.items()}) for curve, by_n in summaries]
+    stable_text = {curve.key: [s.stable_text for s in by_n.values()] for curve, by_n in summaries}
+    all_stable = {curve.key: [s.n_stable == s.n_replicas for s in by_n.values()] for curve, by_n in summaries}
     length = max(
         s.length_ps
         for curve, _ in points
@@ -236,17 +240,23 @@ def stability_figure(figure: CurveFigure, view: MDView) -> dict[str, Any] | None
                 "name": _safe(curve.label),
                 "x": list(stats),
                 "y": [st.mean for st in stats.values()],
-                "customdata": [st.n for st in stats.values()],
+                "customdata": [[st.n, k] for st, k in zip(stats.values(), stable_text[curve.key], strict=True)],
                 "error_y": {
                     "type": "data",
                     "array": [st.std for st in stats.values()],
                     "visible": True,
                     "color": style.colour,
                 },
-                "marker": {"color": style.colour, "symbol": style.marker, "size": 9},
+                # hollow where fewer than all replicas ran to the end, as in the static SVG
+                "marker": {
+                    "color": style.colour,
+                    "symbol": [style.marker if full else f"{style.marker}-open" for full in all_stable[curve.key]],
+                    "size": 9,
+                },
                 "line": {"color": style.colour, "width": 1},
                 "meta": {"curve": curve.key, "points": "md-stability", "model": curve.model},
-                "hovertemplate": "n_train %{x}<br>time to failure %{y:.3g} ps (%{customdata} run(s))"
+                "hovertemplate": "n_train %{x}<br>time to failure %{y:.3g} ps (%{customdata[0]} run(s); "
+                "%{customdata[1]} replicas stable)"
                 "<extra>%{fullData.name}</extra>",
             }
         )

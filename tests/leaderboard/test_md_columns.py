@@ -91,6 +91,9 @@ def test_md_columns_and_stability_figure(results_with_md, tmp_path):
     spec = json.loads(specs[0][1])
     model = next(t for t in spec["data"] if t["meta"].get("points") == "md-stability")
     assert model["x"] == [50, 150] and model["y"] == pytest.approx([0.2, 1.0])
+    # hollow where a replica failed, filled where all ran to the end; the hover says k/N stable
+    assert [sym.endswith("-open") for sym in model["marker"]["symbol"]] == [True, False]
+    assert [c[1] for c in model["customdata"]] == ["0/6", "6/6"]
     assert "time to failure" in spec["layout"]["yaxis"]["title"]["text"]
     with open(out / "data" / "leaderboard.csv", encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if r["source"] == "ours"]
