@@ -33,12 +33,22 @@ MD_DIR = MD_RECORDS_DIR
 
 
 def md_folders(results_dirs: Iterable[Path], extra: Iterable[Path] = ()) -> list[Path]:
-    """``R/md`` of every results folder that has one, then the ``extra`` folders (each once)."""
+    """``R/md`` of every results folder that has one and every ``md/`` below it (``R/plateau/md``
+    when ``R`` holds several sweeps' folders), then the ``extra`` folders (each once)."""
     out: list[Path] = []
     for r in results_dirs:
+        if not Path(r).is_dir():
+            continue
         candidate = Path(r) / MD_DIR
-        if Path(r).is_dir() and candidate.is_dir():
+        if candidate.is_dir():
             out.append(candidate)
+        out.extend(
+            sorted(
+                d
+                for d in Path(r).rglob(MD_DIR)
+                if d.is_dir() and d != candidate and MD_DIR not in d.relative_to(r).parts[:-1]
+            )
+        )
     for e in extra:
         if not Path(e).is_dir():
             raise ResultsError(f"MD folder {e} does not exist; pass a folder of MD records (mlip-bench md --out DIR)")

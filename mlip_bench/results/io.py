@@ -57,8 +57,8 @@ def _record_files(paths: Iterable[Path | str]) -> list[Path]:
             sub = p / RECORDS_DIR
             if sub.is_dir():
                 files.extend(sorted(sub.rglob("*.json")))
-            else:  # MD records (<folder>/md/, see leaderboard.md_data) are not run records
-                files.extend(sorted(f for f in p.rglob("*.json") if f.relative_to(p).parts[0] != MD_RECORDS_DIR))
+            else:  # MD records (any <folder>/md/, see leaderboard.md_data) are not run records
+                files.extend(sorted(f for f in p.rglob("*.json") if MD_RECORDS_DIR not in f.relative_to(p).parts[:-1]))
         elif p.is_file():
             files.append(p)
         else:

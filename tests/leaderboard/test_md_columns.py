@@ -75,6 +75,21 @@ def test_md_records_are_not_run_records(results_with_md):
     assert len(load_records([results_with_md])) == 4
 
 
+def test_a_root_of_several_results_folders_finds_each_md_folder(results_with_md, tmp_path):
+    """``leaderboard/results`` holds one folder per sweep (``plateau/records``, ``plateau/md``):
+    building from the root reads the run records, never the MD records as run records, and shows
+    the MD of every sub-folder."""
+    import shutil
+
+    root = tmp_path / "root"
+    shutil.copytree(results_with_md, root / "plateau" / "records", ignore=shutil.ignore_patterns("md"))
+    shutil.copytree(results_with_md / "md", root / "plateau" / "md")
+    assert len(load_records([root])) == 4
+    out = tmp_path / "site"
+    build_site([root], out, static_figures=False)
+    assert "MD stable" in (out / "index.html").read_text(encoding="utf-8")
+
+
 def test_md_columns_and_stability_figure(results_with_md, tmp_path):
     out = tmp_path / "site"
     build_site([results_with_md], out, static_figures=False)
