@@ -12,7 +12,10 @@
    number of certified runs;
 4. the verdict on every learning-curve claim of the published-numbers file under the rules of
    ``mlip_bench.leaderboard.replication`` (printed first), with the seed-level slope differences,
-   and the status of every published number we have a measurement for.
+   and the status of every published number we have a measurement for;
+5. MD benchmarks (MD records in any ``md/`` folder of the given folders), per MD setting, dataset,
+   model and n_train: stable replicas, mean time to failure (ps), h(r) MAE against the reference
+   frames (with the sampling floor of two reference halves) and MD speed.
 
     python scripts/learning_curve_summary.py leaderboard/results
     python scripts/learning_curve_summary.py leaderboard/results --published other.yaml
@@ -128,6 +131,50 @@ def _verdicts(records, curves: list[Curve], published: Path) -> None:
         print(f"| {v.id} | {v.value:.3g} {v.unit} | {ours} | {n.status} | {n.setting} |")
 
 
+def _md_tables(folders: list[Path], records) -> None:
+    from collections import defaultdict
+
+    from mlip_bench.leaderboard.md_data import load_md_records, md_folders, setting_text
+
+    md = [r for r in load_md_records(md_folders([f for f in folders if f.is_dir()])) if r.status == "complete"]
+    if not md:
+        return
+    test_mae = {r.run_id: r.metrics["test"].force_mae_mev_per_a for r in records if "test" in r.metrics}
+    groups: dict[tuple, list] = defaultdict(list)
+    for r in md:
+        groups[(setting_text(r), r.run.dataset, r.run.model, r.run.n_train)].append(r)
+    print()
+    print("## MD benchmarks (seeds pooled; time to failure: mean over replicas, then over seeds)")
+    for setting in sorted({k[0] for k in groups}):
+        print()
+        print(f"Setting: {setting}")
+        print()
+        print(
+            "| dataset | model | n_train | seeds | test F MAE (meV/Å) | stable replicas | mean time to failure (ps) "
+            "| min (ps) | h(r) MAE (floor) | steps/s |"
+        )
+        print("|---" * 10 + "|")
+        for key in sorted((k for k in groups if k[0] == setting), key=lambda k: (k[1], k[2], k[3] or 0)):
+            rs = sorted(groups[key], key=lambda r: r.run.seed)
+            st = [r.stability for r in rs]
+            ttf = sum(s.mean_time_to_failure_ps for s in st) / len(st)
+            hr = [r.observables.hr_mae for r in rs if r.observables and r.observables.hr_mae is not None]
+            floor = [
+                r.observables.hr_mae_sampling_floor
+                for r in rs
+                if r.observables and r.observables.hr_mae_sampling_floor is not None
+            ]
+            maes = [test_mae[r.run.run_id] for r in rs if r.run.run_id in test_mae]
+            hr_text = f"{sum(hr) / len(hr):.3f} ({sum(floor) / len(floor):.3f})" if hr and floor else "—"
+            mae_text = f"{sum(maes) / len(maes):.1f}" if maes else "—"
+            speed = sum(r.speed.steps_per_second for r in rs) / len(rs)
+            print(
+                f"| {key[1]} | {key[2]} | {key[3]} | {','.join(str(r.run.seed) for r in rs)} | {mae_text} "
+                f"| {sum(s.n_stable for s in st)}/{sum(s.n_replicas for s in st)} | {ttf:.2f} "
+                f"| {min(s.min_time_to_failure_ps for s in st):.2f} | {hr_text} | {speed:.0f} |"
+            )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="*", default=["leaderboard/results"], help="results folders or record files")
@@ -164,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         print("## Claims and published numbers, judged by the rules")
         print()
         _verdicts(records, curves, published)
+    _md_tables([Path(f) for f in args.folders], records)
 
 
 if __name__ == "__main__":
