@@ -122,12 +122,24 @@ def _usage_error(exc: BaseException) -> None:
             usage = ""
         if usage:
             print(usage.strip().splitlines()[0], file=sys.stderr)
-        list_commands = getattr(getattr(ctx, "command", None), "list_commands", None)
-        if message.lower().startswith("missing command") and callable(list_commands):
-            message += f"; one of: {', '.join(list_commands(ctx))}"
+        if message.lower().startswith("missing command"):
+            names = _subcommands(ctx)
+            if names:
+                message += f"; one of: {', '.join(names)}"
         path = getattr(ctx, "command_path", "") or PROG
         message += f" (see `{path} --help`)"
     print(f"error: {message[:1].lower()}{message[1:]}", file=sys.stderr)
+
+
+def _subcommands(ctx: object) -> list[str]:
+    """The group's commands in the order they were registered (``list_commands`` sorts them in
+    older typer releases and keeps that order in newer ones; the message should not depend on it)."""
+    command = getattr(ctx, "command", None)
+    commands = getattr(command, "commands", None)
+    if isinstance(commands, dict):
+        return [str(name) for name, cmd in commands.items() if not getattr(cmd, "hidden", False)]
+    list_commands = getattr(command, "list_commands", None)
+    return list(list_commands(ctx)) if callable(list_commands) else []
 
 
 def _is_click_error(exc: BaseException) -> bool:

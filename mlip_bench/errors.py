@@ -45,6 +45,11 @@ class TrainingError(MlipBenchError):
     exit_code = 7
 
 
+class CheckpointError(TrainingError):
+    """A checkpoint on disk cannot be used (corrupt, or written by a run with other inputs). The run
+    itself did not fail, so no failed record is written: removing the file is the whole fix."""
+
+
 class ResultsError(MlipBenchError):
     """A run record fails schema validation or would be overwritten."""
 

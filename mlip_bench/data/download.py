@@ -471,7 +471,41 @@ def _download_file_group(
     """Fetch ``file`` once, extract the members of all ``variants`` once, convert each variant.
 
     A variant that fails to convert raises, or with ``on_failure`` is reported there and the
-    other variants are still converted."""
+    other variants are still converted. One process per file: a second download of the same
+    file (which would write into the same ``.part``) is refused with one line."""
+    from mlip_bench.results.run_lock import RunLock
+
+    lock = RunLock(data_root(root), f"download-{card.name}-{file.name}")
+    try:
+        busy = not lock.acquire(blocking=False)
+    except OSError:  # a file system without locks: go ahead unguarded
+        busy = False
+    if busy:
+        raise DownloadError(
+            f"{file.name} is being downloaded by another process (pid {lock.holder()}); "
+            "wait for it to finish, then run the command again"
+        )
+    try:
+        return _download_file_group_locked(
+            card, file, variants, root, mirror, force, progress, warn, on_outcome, on_failure
+        )
+    finally:
+        lock.release()
+
+
+def _download_file_group_locked(
+    card: DatasetCard,
+    file: SourceFile,
+    variants: list[str],
+    root,
+    mirror: str | None,
+    force: bool,
+    progress: bool,
+    warn: Warn,
+    on_outcome: Callable[[DownloadOutcome], None] | None,
+    on_failure: Callable[[str, MlipBenchError], None] | None,
+) -> list[DownloadOutcome]:
+    """The body of :func:`_download_file_group`, under the file's download lock."""
     from mlip_bench.data.archive import extract_archive
     from mlip_bench.data.catalog import store_path
     from mlip_bench.data.convert import convert_variant

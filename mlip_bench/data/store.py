@@ -22,6 +22,7 @@ process) and read only the frames they are asked for.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -158,10 +159,9 @@ def write_store(
     ``n_frames``, ``species`` and ``content_sha256`` are set here.
 
     Raises ``DatasetError`` naming the file and frame for NaN/inf, wrong shapes or missing forces;
-    on any error the target is left untouched and the temporary file removed.
+    on any error the target is left untouched and the temporary file removed. One writer per
+    store: ``DatasetError`` when another process holds its write lock (:func:`store_write_lock`).
     """
-    import h5py
-
     path = Path(path)
     attrs = dict(attrs)
     if subsets is None:
@@ -184,6 +184,54 @@ def write_store(
             subsets = None
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    with store_write_lock(path):
+        return _write_store_file(
+            path, frames, attrs, subsets, source_index, source_file, compression, compression_level, chunk_frames
+        )
+
+
+def store_write_lock_path(path: Path) -> Path:
+    """``.<store>.lock`` beside the store while it is being written (removed by its writer)."""
+    return Path(path).parent / f".{Path(path).name}.lock"
+
+
+@contextlib.contextmanager
+def store_write_lock(path: Path) -> Iterator[None]:
+    """Hold the write lock of the store at ``path``; ``DatasetError`` (one line) when another process
+    (a download or an import of the same name) is writing it. Released when the holder exits."""
+    from mlip_bench.results.run_lock import RunLock
+
+    lock = RunLock.on_file(store_write_lock_path(path), transient=True)
+    try:
+        acquired = lock.acquire(blocking=False)
+    except OSError:  # a file system without locks: the write is still atomic, only unguarded
+        yield
+        return
+    if not acquired:
+        raise DatasetError(
+            f"{path} is being written by another process (pid {lock.holder()}); "
+            "wait for it to finish, then run the command again"
+        )
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _write_store_file(
+    path: Path,
+    frames: Iterable[Frame],
+    attrs: dict,
+    subsets: Sequence[str] | None,
+    source_index: Sequence[int] | None,
+    source_file: Sequence[int] | None,
+    compression: str | None,
+    compression_level: int,
+    chunk_frames: int,
+) -> Path:
+    """The body of :func:`write_store`, under the store's write lock."""
+    import h5py
+
     _remove_stale_temporaries(path)
     tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
     filters: dict[str, Any] = {}

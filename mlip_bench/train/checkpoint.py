@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from mlip_bench.atomic_files import write_atomic
-from mlip_bench.errors import TrainingError
+from mlip_bench.errors import CheckpointError, TrainingError
 
 CHECKPOINT_FORMAT = 1
 LAST = "last.pt"
@@ -54,7 +54,7 @@ def save_checkpoint(state: dict[str, Any], directory: Path) -> Path:
 
 
 def check_file_integrity(path: Path, what: str = "checkpoint") -> None:
-    """``TrainingError`` (one line) when ``path``, a torch zip file, fails its CRC-32 checks.
+    """``CheckpointError`` (one line) when ``path``, a torch zip file, fails its CRC-32 checks.
 
     ``torch.save`` writes a zip archive with a CRC-32 per member but ``torch.load`` never checks
     them, so flipped bytes in the weights load silently; this reads every member and compares.
@@ -63,7 +63,9 @@ def check_file_integrity(path: Path, what: str = "checkpoint") -> None:
     import zipfile
 
     path = Path(path)
-    hint = "delete it to start over" if what == "checkpoint" else "train the run again or restore the file"
+    hint = (
+        f"delete it (`rm {path}`) to start over" if what == "checkpoint" else "train the run again or restore the file"
+    )
     try:
         with open(path, "rb") as handle:
             if handle.read(4) != b"PK\x03\x04":
@@ -72,23 +74,23 @@ def check_file_integrity(path: Path, what: str = "checkpoint") -> None:
             bad = archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:
         detail = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise TrainingError(f"{what} {path} is corrupt ({detail}); {hint}") from None
+        raise CheckpointError(f"{what} {path} is corrupt ({detail}); {hint}") from None
     if bad is not None:
-        raise TrainingError(f"{what} {path} is corrupt (CRC-32 mismatch in {bad!r}); {hint}")
+        raise CheckpointError(f"{what} {path} is corrupt (CRC-32 mismatch in {bad!r}); {hint}")
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (``TrainingError`` if unusable or corrupt)."""
+    """Read a checkpoint written by :func:`save_checkpoint` (``CheckpointError`` if unusable or corrupt)."""
     path = Path(path)
     check_file_integrity(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # truncated or foreign file
-        raise TrainingError(
-            f"checkpoint {path} cannot be read ({type(err).__name__}); delete it to start over"
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(err).__name__}); delete it (`rm {path}`) to start over"
         ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise TrainingError(f"{path} is not an mlip-bench training checkpoint; delete it to start over")
+        raise CheckpointError(f"{path} is not an mlip-bench training checkpoint; delete it (`rm {path}`) to start over")
     return state
 
 

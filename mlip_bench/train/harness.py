@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from mlip_bench.errors import ConfigError, ResultsError, TrainingError
+from mlip_bench.errors import CheckpointError, ConfigError, ResultsError, TrainingError
 from mlip_bench.results.schema import (
     Convergence,
     DatasetRef,
@@ -367,14 +367,16 @@ def _record_fields(plan: RunPlan, prepared: PreparedRun) -> dict[str, Any]:
 
 def _train(plan: RunPlan, prepared: PreparedRun, fields: dict[str, Any], continuing: bool) -> TrainingResult:
     """Train (or resume) and load the best EMA weights. A ``TrainingError`` writes a failed record,
-    unless the run was continuing a complete one (that record is kept as it is)."""
+    unless the run was continuing a complete one (that record is kept as it is) or the error is an
+    unusable checkpoint (``CheckpointError``: removing that file is the whole fix, so the next
+    attempt must not be blocked by a failed record as well)."""
     from mlip_bench.results.failed import failed_record
     from mlip_bench.results.io import write_record
 
     try:
         result = prepared.trainer.fit()
     except TrainingError as err:
-        if not continuing:
+        if not continuing and not isinstance(err, CheckpointError):
             write_record(failed_record(error=str(err), **fields), plan.out_dir)
         raise
     prepared.trainer.load_best_weights()

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from mlip_bench.data.graphs import collate
-from mlip_bench.errors import TrainingError
+from mlip_bench.errors import CheckpointError, TrainingError
 from mlip_bench.progress_bar import ProgressBar
 from mlip_bench.train.checkpoint import (
     BEST_MODEL,
@@ -190,9 +190,9 @@ class Trainer:
     def _restore(self, path: Path) -> dict[str, Any]:
         state = load_checkpoint(path)
         if self.fingerprint and state.get("fingerprint") != self.fingerprint and not self._budget_changed(state):
-            raise TrainingError(
+            raise CheckpointError(
                 f"checkpoint {path} belongs to a run with other inputs (model, data, split or protocol "
-                "changed); delete it or use another --out folder"
+                f"changed, e.g. the dataset imported again); delete it (`rm {path}`) to train it again, or use another --out"
             )
         self.potential.load_state_dict(state["model"]["state_dict"])
         self.ema.load_state_dict(state["ema"])

@@ -261,3 +261,89 @@ def test_ctrl_c_during_run_exits_130_with_one_line(env, tmp_path):
     reader.join(timeout=10)
     assert proc.returncode == 130, err
     assert lines(err) == ["error: interrupted; rerun to resume"], err
+
+
+def test_ctrl_c_during_sweep_exits_130_and_leaves_no_worker(env, tmp_path):
+    """Ctrl-C in a terminal reaches the whole process group: the sweep and its local workers."""
+    from tests.sweep.sweep_files_for_tests import write_sweep
+
+    out = tmp_path / "sweep-out"
+    sweep = write_sweep(tmp_path / "s.yaml", overrides={"sleep_s": 60}, out=str(out))
+    repo = str(Path(__file__).resolve().parents[2])  # the test runner module lives in tests/
+    env = dict(env, PYTHONPATH=os.pathsep.join(p for p in (repo, env.get("PYTHONPATH", "")) if p))
+    proc = subprocess.Popen(
+        [str(ENTRY), "sweep", str(sweep), "--workers", "2"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    calls = out / "runner-calls.log"
+
+    def started() -> list[int]:  # the pids of the cells that are running (sleeping)
+        text = calls.read_text() if calls.is_file() else ""
+        return [int(line.split()[2]) for line in text.splitlines() if line.startswith("start ")]
+
+    deadline = time.monotonic() + 120
+    while len(started()) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None and len(started()) == 2, proc.stderr.read() if proc.poll() is not None else ""
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert lines(err)[-1] == "error: interrupted; rerun to resume" and "Traceback" not in err, err
+    assert [line for line in lines(err) if line.startswith("error:")] == [lines(err)[-1]]
+    assert not list(out.glob("records/*.json"))  # the cells stay pending: rerun resumes them
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(pid) for pid in started()):
+        time.sleep(0.1)
+    assert not [pid for pid in started() if _alive(pid)], "a worker outlived the interrupted sweep"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+# -- the error path does not depend on typer's release -------------------------------------------
+
+
+def test_missing_command_lists_commands_in_registration_order(capsys):
+    """typer 0.12 (real click) sorts ``list_commands``; newer typer keeps registration order. The
+    message lists the group's commands in registration order either way."""
+    from mlip_bench.cli import _usage_error
+
+    class Group:
+        commands = {"run": object(), "download": object(), "datasets": object()}
+
+        def list_commands(self, ctx):  # click's own Group.list_commands
+            return sorted(self.commands)
+
+    class Ctx:
+        command = Group()
+        command_path = "mlip-bench"
+
+        def get_usage(self):
+            return "Usage: mlip-bench [OPTIONS] COMMAND [ARGS]..."
+
+    class MissingCommand(Exception):
+        exit_code = 2
+        ctx = Ctx()
+
+        def format_message(self):
+            return "Missing command."
+
+        def show(self):  # pragma: no cover (never called: the handler prints its own line)
+            raise AssertionError
+
+    _usage_error(MissingCommand())
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        "Usage: mlip-bench [OPTIONS] COMMAND [ARGS]...",
+        "error: missing command; one of: run, download, datasets (see `mlip-bench --help`)",
+    ]

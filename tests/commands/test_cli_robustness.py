@@ -168,6 +168,23 @@ def test_stale_record_after_a_reimport_is_refused_with_the_commands(finished, ca
     assert json.loads(record.read_text())["dataset"]["store_sha256"] != ""
 
 
+def test_unfinished_run_after_a_reimport_needs_one_command_not_two(finished, capsys):
+    """Item 8, unfinished: a checkpoint from the old store is refused with the one `rm` that fixes it;
+    no failed record is written, so that command alone lets the run train again."""
+    root, out, record = finished
+    record.unlink()  # a run killed before its record: only the checkpoint is left
+    toy_model.write_toy_store(root, seed=7)  # `import --force` with other data
+    last = out / "checkpoints" / record.stem / "last.pt"
+    for _ in range(2):  # the second attempt gets the same message, not "failed earlier"
+        assert _run(root, out) == 7
+        line = one_error(capsys.readouterr().err, "other inputs", f"`rm {last}`")
+        assert "failed earlier" not in line
+        assert not record.exists()
+    last.unlink()  # the command the message gives
+    assert _run(root, out) == 0
+    assert json.loads(record.read_text())["status"] == "complete"
+
+
 def test_store_edited_in_place_is_refused_by_run_and_info_verify(finished, capsys):
     root, out, _ = finished
     assert main(["datasets", "info", "toy", "--root", str(root), "--verify"]) == 0
@@ -178,6 +195,26 @@ def test_store_edited_in_place_is_refused_by_run_and_info_verify(finished, capsy
     one_error(capsys.readouterr().err, "content sha256")
     assert _run(root, out, "--seeds", "2") == 3  # seed 0 is finished; seed 1 must not train on it
     one_error(capsys.readouterr().err, "no longer match")
+
+
+def test_datasets_info_on_corrupt_chunks_says_unchecked_and_verify_refuses(tmp_path, capsys, monkeypatch):
+    """Item 6: plain `datasets info` no longer reads as a clean bill of health; --verify finds the chunk."""
+    monkeypatch.setenv("COLUMNS", "250")
+    root = tmp_path / "data"
+    toy_model.write_toy_store(root, n=20)
+    path = store_path("toy", root)
+    with h5py.File(path, "r") as h5:
+        offset = h5["forces"].id.get_chunk_info(0).byte_offset
+    with open(path, "r+b") as handle:
+        handle.seek(offset + 8)
+        handle.write(b"\xff" * 32)
+    assert main(["datasets", "info", "toy", "--root", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert "not checked here; --verify reads every chunk" in out
+    assert main(["datasets", "info", "toy", "--root", str(root), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["store"]["integrity"] == "not checked"
+    assert main(["datasets", "info", "toy", "--root", str(root), "--verify"]) == 3
+    one_error(capsys.readouterr().err, str(path), "forces", "corrupt")
 
 
 def test_checkpoint_with_flipped_bytes_is_refused(finished, capsys):

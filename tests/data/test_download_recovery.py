@@ -4,6 +4,7 @@ temporaries of killed processes cleaned. Files are served by the loopback server
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -269,3 +270,62 @@ def test_writing_a_store_removes_its_stale_temporary(tmp_path):
     leftover.write_bytes(b"half a store")
     write_store(path, toy_model.morse_frames(3), {"name": "toy", "provenance": "imported"})
     assert not leftover.exists() and path.is_file()
+
+
+# -- one writer per downloaded file and per store (issue 11, "a lock per run and per store write") --
+
+
+@contextlib.contextmanager
+def _held_by_another_process(path: Path):
+    """An flock on ``path`` through another open file description (as another process would hold it)."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.pwrite(fd, b"4242 elsewhere\n", 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def test_a_second_download_of_the_same_file_is_refused_in_one_line(tmp_path, mini_cards, capsys, monkeypatch):
+    """Two `download lips` at once wrote into one lips.xyz.part (and the loser crashed with a
+    FileNotFoundError traceback): the second is now refused before it touches anything."""
+    from mlip_bench.cli import main
+    from mlip_bench.results.run_lock import lock_path
+
+    monkeypatch.setenv("COLUMNS", "250")
+    good = ALL_FIXTURES["lips"]().files["lips.xyz"]
+    with LoopbackServer({"lips.xyz": good}) as server:
+        args = ["download", "lips", "--root", str(tmp_path), "--mirror", server.url]
+        with _held_by_another_process(lock_path(tmp_path, "download-lips-lips.xyz")):
+            assert main(args) == 4
+            err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+            assert err == [
+                "error: lips.xyz is being downloaded by another process (pid 4242 elsewhere); "
+                "wait for it to finish, then run the command again"
+            ]
+            assert server.log == [] and not (tmp_path / "downloads" / "lips.xyz.part").exists()
+            assert not store_path("lips", tmp_path).exists() and load_pins(tmp_path) == {}
+        assert main(args) == 0  # released with its holder: the download goes ahead
+    assert open_store("lips", root=tmp_path).n_frames > 0
+
+
+def test_a_store_being_written_by_another_process_is_refused_and_left_alone(tmp_path):
+    from mlip_bench.data.store import store_write_lock_path, write_store
+    from tests.train import toy_model
+
+    path = store_path("toy", tmp_path)
+    path.parent.mkdir(parents=True)
+    attrs = {"name": "toy", "provenance": "imported"}
+    write_store(path, toy_model.morse_frames(3), attrs)
+    before = path.read_bytes()
+    with _held_by_another_process(store_write_lock_path(path)):
+        with pytest.raises(DatasetError, match="being written by another process") as info:
+            write_store(path, toy_model.morse_frames(5), attrs)
+        assert "\n" not in str(info.value) and "pid 4242" in str(info.value)
+        assert path.read_bytes() == before and not list(path.parent.glob(".*.tmp"))
+    write_store(path, toy_model.morse_frames(5), attrs)
+    assert open_store("toy", root=tmp_path).n_frames == 5
