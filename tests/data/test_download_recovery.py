@@ -16,17 +16,6 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from fixture_archives import (  # noqa: E402
-    ALL_FIXTURES,
-    extxyz_text,
-    periodic_frames,
-    rmd17_fixture,
-    use_miniature_cards,
-)
-from loopback_server import LoopbackServer  # noqa: E402
-
 from mlip_bench.data.archive import extract_archive  # noqa: E402
 from mlip_bench.data.cards import load_card  # noqa: E402
 from mlip_bench.data.catalog import open_store, store_path  # noqa: E402
@@ -40,6 +29,14 @@ from mlip_bench.data.download import (  # noqa: E402
     record_pin,
 )
 from mlip_bench.errors import ChecksumError, DatasetError, DownloadError  # noqa: E402
+from tests.data.fixture_archives import (
+    ALL_FIXTURES,
+    extxyz_text,
+    periodic_frames,
+    rmd17_fixture,
+    use_miniature_cards,
+)
+from tests.data.loopback_server import LoopbackServer
 
 QUIET = {"progress": False, "warn": lambda message: None}
 
@@ -260,9 +257,7 @@ def test_stale_temporaries_are_cleaned_and_live_ones_kept(tmp_path):
 
 def test_writing_a_store_removes_its_stale_temporary(tmp_path):
     from mlip_bench.data.store import write_store
-
-    sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
-    import toy_model
+    from tests.train import toy_model
 
     path = store_path("toy", tmp_path)
     path.parent.mkdir(parents=True)

@@ -3,15 +3,12 @@ the Morse toy molecules, trained once per session."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "train"))
-
-import toy_model  # noqa: E402  (registers "pairmlp")
+from tests.train import toy_model  # (registers "pairmlp")
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ import torch
 from mlip_bench.errors import ModelError
 from mlip_bench.md.runner import STATE_DIR, MDSettingsInput, md_record_path, read_md_record, run_md
 from mlip_bench.results.md_schema import MDRecord
+from tests.train import toy_model
 
 
 def settings(**kw) -> MDSettingsInput:
@@ -153,8 +154,6 @@ def test_species_mismatch_is_one_typed_line(trained, tmp_path):
 
 
 def test_periodic_system_gets_rdfs_and_says_what_is_missing(trained, tmp_path):
-    import toy_model
-
     import mlip_bench.models.registry as registry
     from mlip_bench.train.harness import run_cell
 
