@@ -21,7 +21,8 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -456,6 +457,28 @@ def _skip_outcome(variant: str, root, force: bool, warn: Warn) -> DownloadOutcom
     return DownloadOutcome(variant, dest, skipped=True, reason=reason)
 
 
+@contextmanager
+def _one_downloader(card: DatasetCard, file: SourceFile, root) -> Iterator[None]:
+    """Hold the download lock of ``file``: a second process downloading it (into the same
+    ``.part``) is refused with one line. A file system without locks goes ahead unguarded."""
+    from mlip_bench.results.run_lock import RunLock
+
+    lock = RunLock(data_root(root), f"download-{card.name}-{file.name}")
+    try:
+        busy = not lock.acquire(blocking=False)
+    except OSError:
+        busy = False
+    if busy:
+        raise DownloadError(
+            f"{file.name} is being downloaded by another process (pid {lock.holder()}); "
+            "wait for it to finish, then run the command again"
+        )
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def _download_file_group(
     card: DatasetCard,
     file: SourceFile,
@@ -473,96 +496,66 @@ def _download_file_group(
     A variant that fails to convert raises, or with ``on_failure`` is reported there and the
     other variants are still converted. One process per file: a second download of the same
     file (which would write into the same ``.part``) is refused with one line."""
-    from mlip_bench.results.run_lock import RunLock
+    with _one_downloader(card, file, root):
+        from mlip_bench.data.archive import extract_archive
+        from mlip_bench.data.catalog import store_path
+        from mlip_bench.data.convert import convert_variant
 
-    lock = RunLock(data_root(root), f"download-{card.name}-{file.name}")
-    try:
-        busy = not lock.acquire(blocking=False)
-    except OSError:  # a file system without locks: go ahead unguarded
-        busy = False
-    if busy:
-        raise DownloadError(
-            f"{file.name} is being downloaded by another process (pid {lock.holder()}); "
-            "wait for it to finish, then run the command again"
-        )
-    try:
-        return _download_file_group_locked(
-            card, file, variants, root, mirror, force, progress, warn, on_outcome, on_failure
-        )
-    finally:
-        lock.release()
-
-
-def _download_file_group_locked(
-    card: DatasetCard,
-    file: SourceFile,
-    variants: list[str],
-    root,
-    mirror: str | None,
-    force: bool,
-    progress: bool,
-    warn: Warn,
-    on_outcome: Callable[[DownloadOutcome], None] | None,
-    on_failure: Callable[[str, MlipBenchError], None] | None,
-) -> list[DownloadOutcome]:
-    """The body of :func:`_download_file_group`, under the file's download lock."""
-    from mlip_bench.data.archive import extract_archive
-    from mlip_bench.data.catalog import store_path
-    from mlip_bench.data.convert import convert_variant
-
-    clean_stale_temporaries(root)
-    fetched = fetch_file(card, file, root=root, mirror=mirror, force=force, progress=progress, warn=warn)
-    # a card pin vouches for the file; anything else is only trusted once it has converted
-    disposable = file.sha256 is None
-    wanted: list[str] = []
-    for variant in variants:
-        source = card.variant_source(variant)
-        wanted += [m.path for m in source.members]
-        wanted += [p for parts in source.official_splits.values() for p in parts.values()]
-    wanted = list(dict.fromkeys(wanted))
-    scratch = Path(tempfile.mkdtemp(prefix=f"{EXTRACT_PREFIX}{os.getpid()}-", dir=downloads_dir(root)))
-    outcomes: list[DownloadOutcome] = []
-    failed: list[tuple[str, MlipBenchError]] = []
-    try:
-        if file.archive == "none":
-            members = {m: fetched.path for m in wanted}
-        else:
-            try:
-                members = extract_archive(
-                    fetched.path, file.archive, scratch, wanted, max_bytes=extraction_cap(fetched.path)
-                )
-            except DownloadError as err:
-                if disposable:  # a bad file, never pinned: forget it (and any hash recorded for it)
-                    discard_download(card, file, root)
-                    raise _discarded(card, file, fetched, err) from None
-                raise
+        clean_stale_temporaries(root)
+        fetched = fetch_file(card, file, root=root, mirror=mirror, force=force, progress=progress, warn=warn)
+        # a card pin vouches for the file; anything else is only trusted once it has converted
+        disposable = file.sha256 is None
+        wanted: list[str] = []
         for variant in variants:
-            dest = store_path(variant, root)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                convert_variant(card, variant, members, dest, {file.name: fetched.sha256}, source_url=fetched.source)
-            except MlipBenchError as err:
-                if on_failure is None:
-                    if disposable:
+            source = card.variant_source(variant)
+            wanted += [m.path for m in source.members]
+            wanted += [p for parts in source.official_splits.values() for p in parts.values()]
+        wanted = list(dict.fromkeys(wanted))
+        scratch = Path(tempfile.mkdtemp(prefix=f"{EXTRACT_PREFIX}{os.getpid()}-", dir=downloads_dir(root)))
+        outcomes: list[DownloadOutcome] = []
+        failed: list[tuple[str, MlipBenchError]] = []
+        try:
+            if file.archive == "none":
+                members = {m: fetched.path for m in wanted}
+            else:
+                try:
+                    members = extract_archive(
+                        fetched.path, file.archive, scratch, wanted, max_bytes=extraction_cap(fetched.path)
+                    )
+                except DownloadError as err:
+                    if disposable:  # a bad file, never pinned: forget it (and any hash recorded for it)
                         discard_download(card, file, root)
                         raise _discarded(card, file, fetched, err) from None
                     raise
-                failed.append((variant, err))
-                continue
-            outcome = DownloadOutcome(variant, dest, skipped=False, fetch=fetched)
-            outcomes.append(outcome)
-            if on_outcome is not None:
-                on_outcome(outcome)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    if failed and disposable:
-        discard_download(card, file, root)
-        failed = [(variant, _discarded(card, file, fetched, err)) for variant, err in failed]
-    elif not failed:
-        confirm_download(card, file, fetched, root, warn)
-    for variant, err in failed:
-        on_failure(variant, err)  # type: ignore[misc]
-    return outcomes
+            for variant in variants:
+                dest = store_path(variant, root)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    convert_variant(
+                        card, variant, members, dest, {file.name: fetched.sha256}, source_url=fetched.source
+                    )
+                except MlipBenchError as err:
+                    if on_failure is None:
+                        if disposable:
+                            discard_download(card, file, root)
+                            raise _discarded(card, file, fetched, err) from None
+                        raise
+                    failed.append((variant, err))
+                    continue
+                outcome = DownloadOutcome(variant, dest, skipped=False, fetch=fetched)
+                outcomes.append(outcome)
+                if on_outcome is not None:
+                    on_outcome(outcome)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        if failed and disposable:
+            discard_download(card, file, root)
+            failed = [(variant, _discarded(card, file, fetched, err)) for variant, err in failed]
+        elif not failed:
+            confirm_download(card, file, fetched, root, warn)
+        for variant, err in failed:
+            on_failure(variant, err)  # type: ignore[misc]
+        return outcomes
 
 
 def _card_of(variant: str) -> DatasetCard:
