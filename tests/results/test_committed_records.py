@@ -31,7 +31,7 @@ def test_committed_records_load_and_come_from_clean_commits():
 def test_committed_records_read_back_as_written_less_the_second_n_train():
     """Reading an old record drops its second copy of n_train (schema version 3 keeps one);
     everything else dumps as the file was written, key order included."""
-    files = sorted(RESULTS.rglob("*.json"))
+    files = sorted(f for f in RESULTS.rglob("*.json") if "md" not in f.relative_to(RESULTS).parts[:-1])
     assert files
     for path in files:
         raw = json.loads(path.read_text())
@@ -50,3 +50,20 @@ def test_every_committed_record_gets_its_run_page(tmp_path):
     assert not missing, f"{len(missing)} records without a run page: {missing[:5]}"
     page = (tmp_path / "site" / "runs" / run_page_name(records[0].run_id)).read_text()
     assert records[0].split.sha256 in page and f"n_train {records[0].n_train}," in page
+
+
+@needs_results
+def test_committed_md_records_validate_and_link_their_run_records():
+    """Every committed MD record validates, and the run record it cites lies beside it in the
+    repository (``../records/<run_id>.json``) with the sha256 it names."""
+    import hashlib
+
+    from mlip_bench.results.md_schema import MDRecord
+
+    files = sorted(f for f in RESULTS.rglob("*.json") if f.parent.name == "md")
+    for path in files:
+        record = MDRecord.model_validate_json(path.read_text())
+        cited = path.parent / record.run.record_path
+        assert not Path(record.run.record_path).is_absolute() and cited.is_file(), path
+        assert hashlib.sha256(cited.read_bytes()).hexdigest() == record.run.record_sha256, path
+        assert record.environment.git_commit and not record.environment.git_dirty, path
