@@ -212,14 +212,6 @@ def stability_summaries(figure: CurveFigure, view: MDView) -> list[tuple[Any, di
     return out
 
 
-def stability_points(figure: CurveFigure, view: MDView) -> list[tuple[Any, dict[int, Stat]]]:
-    """(curve, n_train -> time to failure over seeds) for every curve of ``figure`` with MD."""
-    return [
-        (curve, {n: s.time_to_failure for n, s in points.items()})  # type: ignore[misc]
-        for curve, points in stability_summaries(figure, view)
-    ]
-
-
 def stability_figure(figure: CurveFigure, view: MDView) -> dict[str, Any] | None:
     """Plotly spec: mean time to failure (ps) against n_train (log x) per model, ± std over seeds,
     with the trajectory length as a dotted line (a point on it: every replica stayed stable); a
@@ -229,38 +221,33 @@ def stability_figure(figure: CurveFigure, view: MDView) -> dict[str, Any] | None
     summaries = stability_summaries(figure, view)
     if not summaries:
         return None
-    points = [(curve, {n: s.time_to_failure for n, s in by_n.items()}) for curve, by_n in summaries]
-    stable_text = {curve.key: [s.stable_text for s in by_n.values()] for curve, by_n in summaries}
-    all_stable = {curve.key: [s.n_stable == s.n_replicas for s in by_n.values()] for curve, by_n in summaries}
-    length = max(
-        s.length_ps
-        for curve, _ in points
-        for s in [view.for_runs(figure.dataset, (r.run_id for r in curve.runs))]
-        if s is not None
-    )
+    length = max(s.length_ps for _, by_n in summaries for s in by_n.values())
     traces: list[dict[str, Any]] = []
     xs: list[int] = []
-    for curve, stats in points:
+    for curve, by_n in summaries:
         style = model_style(curve.model)
-        xs += list(stats)
+        stats = [s.time_to_failure for s in by_n.values()]
+        xs += list(by_n)
         traces.append(
             {
                 "type": "scatter",
                 "mode": "lines+markers",
                 "name": _safe(curve.label),
-                "x": list(stats),
-                "y": [st.mean for st in stats.values()],
-                "customdata": [[st.n, k] for st, k in zip(stats.values(), stable_text[curve.key], strict=True)],
+                "x": list(by_n),
+                "y": [st.mean for st in stats],
+                "customdata": [[st.n, s.stable_text] for st, s in zip(stats, by_n.values(), strict=True)],
                 "error_y": {
                     "type": "data",
-                    "array": [st.std for st in stats.values()],
+                    "array": [st.std for st in stats],
                     "visible": True,
                     "color": style.colour,
                 },
                 # hollow where fewer than all replicas ran to the end, as in the static SVG
                 "marker": {
                     "color": style.colour,
-                    "symbol": [style.marker if full else f"{style.marker}-open" for full in all_stable[curve.key]],
+                    "symbol": [
+                        style.marker if s.n_stable == s.n_replicas else f"{style.marker}-open" for s in by_n.values()
+                    ],
                     "size": 9,
                 },
                 "line": {"color": style.colour, "width": 1},
