@@ -17,7 +17,7 @@ def _default(key: str) -> str:
     """The help's default of a setting a sweep file's ``md:`` block may give (from ``MDSettingsInput``)."""
     import dataclasses
 
-    from mlip_bench.md.runner import MDSettingsInput
+    from mlip_bench.md.settings import MDSettingsInput
 
     value = {f.name: f.default for f in dataclasses.fields(MDSettingsInput)}[key]
     return (
@@ -102,7 +102,8 @@ def md_command(
     h(r)/RDF error against the dataset, Li diffusivity and speed. Rerun to resume."""
     from rich.console import Console
 
-    from mlip_bench.md.runner import MDSettingsInput, md_record_path, run_md
+    from mlip_bench.md.runner import md_record_path, run_md
+    from mlip_bench.md.settings import MDSettingsInput
 
     if (target is None) == (sweep is None):
         raise ConfigError("give either TARGET (a checkpoint or run id) or --sweep SWEEPFILE, not both or neither")

@@ -34,6 +34,7 @@ import numpy as np
 from mlip_bench.atomic_files import write_atomic, write_text_atomic
 from mlip_bench.errors import ConfigError, ModelError, ResultsError
 from mlip_bench.md import observables as obs
+from mlip_bench.md.settings import MDSettingsInput
 from mlip_bench.md.stability import StabilityCheck
 from mlip_bench.progress_bar import ProgressBar
 from mlip_bench.results.md_schema import (
@@ -55,37 +56,6 @@ EXPLODED_EXTENT_A = 1.0e4
 
 class TrajectoryExploded(RuntimeError):
     """Raised by the guarded calculator on non-finite or runaway positions."""
-
-
-@dataclass
-class MDSettingsInput:
-    """What the user asked for (see ``mlip-bench md --help``)."""
-
-    ensemble: str = "nvt"
-    temperature_k: float = 500.0
-    steps: int = 1000
-    timestep_fs: float = 0.5
-    replicas: int = 3
-    seed: int = 0
-    friction_per_fs: float = 0.01
-    sample_every: int = 10
-    checkpoint_every: int = 200
-    checkpoint_seconds: float = 60.0
-    max_reference_frames: int = 1000
-    device: str = "cpu"
-    #: time between consecutive reference frames (fs), for a reference diffusivity; None: unknown
-    reference_interval_fs: float | None = None
-
-    def validate(self) -> None:
-        if self.ensemble not in ("nvt", "nve"):
-            raise ConfigError(f"--ensemble {self.ensemble!r}: use nvt or nve")
-        for name in ("steps", "replicas", "sample_every", "checkpoint_every"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
-        if not self.timestep_fs > 0 or not np.isfinite(self.timestep_fs):
-            raise ConfigError("--timestep must be a positive number of fs")
-        if not self.temperature_k > 0:
-            raise ConfigError("--temperature must be positive (K)")
 
 
 @dataclass

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlip_bench.errors import MlipBenchError
-from mlip_bench.md.runner import MDSettingsInput, md_id_for, md_record_path, run_md
+from mlip_bench.md.runner import md_id_for, md_record_path, run_md
+from mlip_bench.md.settings import MDSettingsInput
 from mlip_bench.results.io import MD_RECORDS_DIR
 from mlip_bench.results.run_lock import RunLock
 
