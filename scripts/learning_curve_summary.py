@@ -134,7 +134,7 @@ def _verdicts(records, curves: list[Curve], published: Path) -> None:
 def _md_tables(folders: list[Path], records) -> None:
     from collections import defaultdict
 
-    from mlip_bench.leaderboard.md_data import load_md_records, md_folders, setting_text
+    from mlip_bench.leaderboard.md_data import load_md_records, md_folders, setting_text, summarise
 
     md = [r for r in load_md_records(md_folders([f for f in folders if f.is_dir()])) if r.status == "complete"]
     if not md:
@@ -155,23 +155,16 @@ def _md_tables(folders: list[Path], records) -> None:
         )
         print("|---" * 10 + "|")
         for key in sorted((k for k in groups if k[0] == setting), key=lambda k: (k[1], k[2], k[3] or 0)):
-            rs = sorted(groups[key], key=lambda r: r.run.seed)
-            st = [r.stability for r in rs]
-            ttf = sum(s.mean_time_to_failure_ps for s in st) / len(st)
-            hr = [r.observables.hr_mae for r in rs if r.observables and r.observables.hr_mae is not None]
-            floor = [
-                r.observables.hr_mae_sampling_floor
-                for r in rs
-                if r.observables and r.observables.hr_mae_sampling_floor is not None
-            ]
-            maes = [test_mae[r.run.run_id] for r in rs if r.run.run_id in test_mae]
-            hr_text = f"{sum(hr) / len(hr):.3f} ({sum(floor) / len(floor):.3f})" if hr and floor else "—"
+            summary = summarise(groups[key])
+            maes = [test_mae[r.run.run_id] for r in groups[key] if r.run.run_id in test_mae]
+            hr, floor = summary.observable, summary.observable_floor
+            hr_text = f"{hr.mean:.3f} ({floor.mean:.3f})" if hr and floor else "—"
             mae_text = f"{sum(maes) / len(maes):.1f}" if maes else "—"
-            speed = sum(r.speed.steps_per_second for r in rs) / len(rs)
+            speed = f"{summary.steps_per_second.mean:.0f}" if summary.steps_per_second else "—"
             print(
-                f"| {key[1]} | {key[2]} | {key[3]} | {','.join(str(r.run.seed) for r in rs)} | {mae_text} "
-                f"| {sum(s.n_stable for s in st)}/{sum(s.n_replicas for s in st)} | {ttf:.2f} "
-                f"| {min(s.min_time_to_failure_ps for s in st):.2f} | {hr_text} | {speed:.0f} |"
+                f"| {key[1]} | {key[2]} | {key[3]} | {','.join(str(s) for s in summary.seeds)} | {mae_text} "
+                f"| {summary.stable_text} | {summary.time_to_failure.mean:.2f} "
+                f"| {summary.min_time_to_failure_ps:.2f} | {hr_text} | {speed} |"
             )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,12 @@ class MDSummary:
     observable: Stat | None  # h(r) MAE (molecules) or mean RDF MAE (periodic), over records
     observable_label: str
     md_ids: list[str]
+    #: shortest time to failure of any replica (ps)
+    min_time_to_failure_ps: float = 0.0
+    #: h(r) MAE between two disjoint sets of reference frames (the sampling noise), over records
+    observable_floor: Stat | None = None
+    steps_per_second: Stat | None = None
+    seeds: list[int] = field(default_factory=list)
 
     @property
     def stable_text(self) -> str:
@@ -137,6 +143,12 @@ def summarise(records: list[MDRecord]) -> MDSummary | None:
         observable=Stat.of(v for v in observable if v is not None),
         observable_label="RDF MAE" if periodic else "h(r) MAE",
         md_ids=[r.md_id for r in done],
+        min_time_to_failure_ps=min(r.stability.min_time_to_failure_ps for r in done),
+        observable_floor=None
+        if periodic
+        else Stat.of(r.observables.hr_mae_sampling_floor for r in done if r.observables is not None),
+        steps_per_second=Stat.of(r.speed.steps_per_second for r in done if r.speed is not None),
+        seeds=sorted(r.run.seed for r in done),
     )
 
 
