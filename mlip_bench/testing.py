@@ -14,18 +14,41 @@ network at a tiny size, through the same config -> ``build_potential`` path as r
 
     potential = small_potential("nequip", l_max=2)
     assert_equivariant(potential, random_molecule(seed=1))
+
+A toy network and toy data for tests of training, sweeps and MD: :class:`PairMLP`, registered as
+``"pairmlp"`` only when :func:`register_toy_network` is called (importing this module registers
+nothing), its config :data:`TOY_MODEL_YAML` (written by :func:`install_toy_model`), Morse-labelled
+molecules and copper boxes (:func:`morse_frames`, :func:`periodic_frames`; eV, Å, eV/Å) and stores
+of them (:func:`write_toy_store`, :func:`write_periodic_store`)::
+
+    register_toy_network()
+    install_toy_model(baselines)  # with registry.BASELINES_DIR pointed at ``baselines``
+    write_toy_store(root)         # dataset "toy" under ``root``
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
 
-if TYPE_CHECKING:  # floor 0: no runtime import of the data layer (nor of the models above it)
-    from mlip_bench.data.frame import Frame
-    from mlip_bench.models.potential import DatasetStatistics, Potential
+from mlip_bench.data.catalog import store_path
+from mlip_bench.data.frame import Frame
+from mlip_bench.data.graphs import collate, frame_to_graph
+from mlip_bench.data.store import write_store
+from mlip_bench.errors import ModelError
+from mlip_bench.models.potential import DatasetStatistics, Potential
+from mlip_bench.models.registry import (
+    ModelConfig,
+    Network,
+    build_potential,
+    network_class,
+    register_network,
+    registered_networks,
+)
 
 Evaluation = tuple[float, np.ndarray]
 
@@ -33,8 +56,6 @@ Evaluation = tuple[float, np.ndarray]
 def evaluate(model: Any, frame: Frame) -> Evaluation:
     """Energy (eV, float64) and forces ((n, 3) eV/Å, float64) of ``model`` on ``frame``."""
     if hasattr(model, "config") and hasattr(model, "network"):
-        from mlip_bench.data.graphs import collate, frame_to_graph  # local: keeps floor 0 import-clean
-
         graph = collate([frame_to_graph(frame, model.config.r_max, model.dtype)])
         out = model(graph, compute_forces=True)
         return float(out["energy"].detach().sum()), out["forces"].detach().double().numpy()
@@ -320,8 +341,6 @@ def random_molecule(
     lies within 0.05 Å of it and at least one pair is farther apart, so the cutoff is exercised
     and :func:`assert_smooth_at_cutoff` can scan a neighbour across it. Same ``seed``, same frame.
     """
-    from mlip_bench.data.frame import Frame  # local: keeps floor 0 import-clean
-
     if n < 2:
         raise ValueError("random_molecule needs n >= 2 atoms")
     if box is None:
@@ -346,8 +365,6 @@ def random_crystal(seed: int = 0, numbers: Sequence[int] = (14, 8, 8), min_dista
     No two atoms, periodic images included, are closer than ``min_distance`` Å. Periodic in all
     three directions. Same ``seed``, same frame.
     """
-    from mlip_bench.data.frame import Frame  # local: keeps floor 0 import-clean
-
     rng = np.random.default_rng(seed)
     numbers = np.asarray(numbers, dtype=np.int64)
     for _ in range(100_000):
@@ -372,8 +389,6 @@ def toy_statistics(
     ``force_rms_ev_per_a``: the global energy scale (eV/Å); ``avg_num_neighbors``: the
     neighbour normalisation.
     """
-    from mlip_bench.models.potential import DatasetStatistics  # local: keeps floor 0 import-clean
-
     species = sorted(int(z) for z in species)
     if e0_ev is None:
         e0 = [_TOY_E0_EV.get(z, -100.0 * z) for z in species]
@@ -407,10 +422,6 @@ def small_potential(
     hyperparameters raise ``ConfigError``, a network whose optional backend is missing
     ``ModelError``.
     """
-    import torch  # local: keeps floor 0 import-clean
-
-    from mlip_bench.models.registry import ModelConfig, build_potential
-
     config = ModelConfig(
         name=f"{model}-tiny",
         model=model,
@@ -427,11 +438,164 @@ def small_potential(
     return potential
 
 
+# -- a toy network and toy data for harness tests ---------------------------------------------
+
+#: the registry name of :class:`PairMLP` (registered only by :func:`register_toy_network`)
+TOY_NETWORK = "pairmlp"
+
+#: the model config of the toy network, written by :func:`install_toy_model`: cutoff 4 Å, float64
+TOY_MODEL_YAML = """name: pairmlp
+model: pairmlp
+r_max: 4.0
+dtype: float64
+hyperparameters: {hidden: 16, num_basis: 8}
+"""
+
+
+class PairMLP(Network):
+    """A tiny smooth pairwise network, small enough to train in a second on one CPU thread.
+
+    The energy of atom i (in the network's normalised units, see :class:`Network`) is
+    ``sum_j fc(r_ij) * MLP([sin(k r_ij) / r_ij, onehot(s_i), onehot(s_j)]) / avg_num_neighbors``
+    with ``num_basis`` Bessel frequencies k = n pi / r_max and the cosine cutoff
+    fc(r) = (cos(pi r / r_max) + 1) / 2, whose value and slope vanish at r_max (Å). Not a
+    benchmark model: it exists so tests of training, sweeps and MD run on a real network. Register
+    it with :func:`register_toy_network` before building it by name.
+    """
+
+    def __init__(self, r_max: float, num_species: int, avg_num_neighbors: float, hidden: int = 16, num_basis: int = 8):
+        super().__init__()
+        self.r_max = r_max
+        self.num_species = num_species
+        self.register_buffer("freq", torch.arange(1, num_basis + 1) * torch.pi / r_max)
+        self.mlp = torch.nn.Sequential(
+            torch.nn.Linear(num_basis + 2 * num_species, hidden),
+            torch.nn.SiLU(),
+            torch.nn.Linear(hidden, 1),
+        )
+        self.norm = 1.0 / max(avg_num_neighbors, 1.0)
+
+    def forward(self, data: Any, edge_vec: torch.Tensor) -> torch.Tensor:
+        r = torch.linalg.norm(edge_vec, dim=-1)
+        basis = torch.sin(self.freq * r[:, None]) / r[:, None]
+        cutoff = 0.5 * (torch.cos(torch.pi * r / self.r_max) + 1.0)
+        src, dst = data.edge_index
+        onehot = torch.nn.functional.one_hot(data.species, self.num_species).to(r.dtype)
+        feats = torch.cat([basis, onehot[dst], onehot[src]], dim=-1)
+        pair = self.mlp(feats).squeeze(-1) * cutoff * self.norm
+        return torch.zeros(len(data.z), dtype=r.dtype).index_add(0, dst, pair)
+
+
+def register_toy_network() -> type[PairMLP]:
+    """Make :class:`PairMLP` available to the registry as ``"pairmlp"``; returns the class.
+
+    Importing this module registers nothing, so users who never call this never see the toy in the
+    registry. Idempotent: a second call (in the same process) does nothing. A process that builds
+    the toy by name must call it itself (a subprocess or a spawned worker too). Raises
+    ``ModelError`` if a different network is already registered as ``"pairmlp"``.
+    """
+    if TOY_NETWORK in registered_networks():
+        existing = network_class(TOY_NETWORK)
+        if existing is not PairMLP:
+            raise ModelError(
+                f"network name {TOY_NETWORK!r} is taken by {existing.__module__}.{existing.__qualname__}; "
+                "the toy network was not registered"
+            )
+        return PairMLP
+    register_network(TOY_NETWORK)(PairMLP)
+    return PairMLP
+
+
+def install_toy_model(directory: Path) -> Path:
+    """Write :data:`TOY_MODEL_YAML` as ``<directory>/pairmlp.yaml`` and return its path.
+
+    Point ``mlip_bench.models.registry.BASELINES_DIR`` at ``directory`` (e.g. with pytest's
+    ``monkeypatch.setattr``) so ``"pairmlp"`` loads as a model variant; the network itself must
+    also be registered (:func:`register_toy_network`).
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{TOY_NETWORK}.yaml"
+    path.write_text(TOY_MODEL_YAML)
+    return path
+
+
+def morse_frames(n: int, seed: int = 0) -> list[Frame]:
+    """``n`` distorted 4-atom molecules (C, H, H, O) labelled by an analytic Morse potential.
+
+    Positions (Å) are a fixed geometry plus 0.08 Å Gaussian noise; the energy (eV) is
+    ``sum_{i<j} 0.8 (1 - exp(-1.5 (r_ij - 1.2)))^2 - 40`` and the forces (eV/Å) are its exact
+    negative gradient. Frames carry ``index`` 0..n-1. Same ``seed``, same frames.
+    """
+    rng = np.random.default_rng(seed)
+    numbers = np.array([6, 1, 1, 8])
+    base = np.array([[0.0, 0.0, 0.0], [1.1, 0.0, 0.0], [-0.4, 1.0, 0.0], [0.0, -0.6, 1.1]])
+    frames = []
+    for k in range(n):
+        pos = torch.tensor(base + 0.08 * rng.standard_normal(base.shape), requires_grad=True)
+        d = pos[:, None, :] - pos[None, :, :]
+        r = torch.sqrt((d**2).sum(-1) + torch.eye(4))
+        iu = torch.triu_indices(4, 4, 1)
+        rij = r[iu[0], iu[1]]
+        energy = torch.sum(0.8 * (1 - torch.exp(-1.5 * (rij - 1.2))) ** 2) - 10.0 * 4
+        (grad,) = torch.autograd.grad(energy, pos)
+        frames.append(
+            Frame(
+                positions=pos.detach().numpy().copy(),
+                numbers=numbers.copy(),
+                energy=float(energy.detach()),
+                forces=(-grad).numpy().copy(),
+                index=k,
+            )
+        )
+    return frames
+
+
+def periodic_frames(n: int, seed: int = 0) -> list[Frame]:
+    """``n`` periodic 8-atom copper boxes (fcc, a = 3.6 Å, cubic cell doubled along z), every atom
+    moved by 0.05 Å Gaussian noise, with ase's Morse energies (eV) and forces (eV/Å).
+    Frames carry ``index`` 0..n-1. Same ``seed``, same frames."""
+    from ase.build import bulk
+    from ase.calculators.morse import MorsePotential
+
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k in range(n):
+        atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((1, 1, 2))
+        atoms.positions += 0.05 * rng.standard_normal(atoms.positions.shape)
+        atoms.calc = MorsePotential(epsilon=0.4, r0=2.55, rho0=6.0, rcut1=3.0, rcut2=3.8)
+        frame = Frame.from_atoms(atoms)
+        frame.index = k
+        frames.append(frame)
+    return frames
+
+
+def _write_imported_store(root: Path, name: str, frames: list[Frame]) -> Path:
+    path = store_path(name, Path(root))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_store(path, frames, {"name": name, "provenance": "imported"})
+
+
+def write_toy_store(root: Path, name: str = "toy", n: int = 120, seed: int = 0) -> Path:
+    """A store of ``n`` :func:`morse_frames` at ``<root>/stores/<name>.h5``, as if imported (a
+    dataset without a card: ``--dataset <name> --root <root>`` finds it). Returns its path."""
+    return _write_imported_store(root, name, morse_frames(n, seed))
+
+
+def write_periodic_store(root: Path, name: str = "toybox", n: int = 60) -> Path:
+    """A store of ``n`` :func:`periodic_frames` at ``<root>/stores/<name>.h5``, as if imported.
+    Returns its path."""
+    return _write_imported_store(root, name, periodic_frames(n))
+
+
 __all__ = [
     "SMALL_CELL",
     "SMALL_R_MAX",
     "TINY_HYPERPARAMETERS",
+    "TOY_MODEL_YAML",
+    "TOY_NETWORK",
     "Evaluation",
+    "PairMLP",
     "assert_equivariant",
     "assert_forces_are_gradients",
     "assert_invariant_energy",
@@ -440,10 +604,16 @@ __all__ = [
     "assert_supercell_consistent",
     "assert_translation_invariant",
     "evaluate",
+    "install_toy_model",
+    "morse_frames",
+    "periodic_frames",
     "random_crystal",
     "random_molecule",
     "random_rotation",
+    "register_toy_network",
     "small_potential",
     "supercell",
     "toy_statistics",
+    "write_periodic_store",
+    "write_toy_store",
 ]

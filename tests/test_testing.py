@@ -1,6 +1,11 @@
-"""The public physics checks pass a correct potential and catch each kind of broken model."""
+"""The public physics checks pass a correct potential and catch each kind of broken model; the toy
+network registers only on request and passes them too."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,8 +13,12 @@ import torch
 
 from mlip_bench import testing
 from mlip_bench.data.frame import Frame
+from mlip_bench.errors import ModelError
+from mlip_bench.models import registry
 from mlip_bench.models.potential import DatasetStatistics
 from mlip_bench.models.registry import ModelConfig, build_potential
+
+REPO = Path(__file__).resolve().parents[1]
 
 R_CUT = 3.0
 TRICLINIC = np.array([[3.4, 0.0, 0.0], [0.5, 3.2, 0.0], [-0.3, 0.4, 3.5]])
@@ -225,3 +234,54 @@ def test_builders_return_what_they_promise():
     same = testing.small_potential("nequip", l_max=2, statistics=stats)
     assert all(torch.equal(a, b) for a, b in zip(potential.state_dict().values(), same.state_dict().values()))
     assert testing.small_potential("schnet", dtype="float32").dtype == torch.float32
+
+
+def test_importing_testing_or_the_cli_registers_no_toy_network():
+    """The toy network joins the registry only on request, so users never see it."""
+    code = (
+        "import mlip_bench.cli, mlip_bench.testing\n"
+        "from mlip_bench.models import registry\n"
+        "print(','.join(registry.registered_networks()))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300, cwd=REPO
+    ).stdout
+    names = out.strip().splitlines()[-1].split(",")
+    assert "nequip" in names and testing.TOY_NETWORK not in names
+
+
+def test_register_toy_network_is_explicit_and_idempotent(monkeypatch):
+    assert testing.register_toy_network() is testing.PairMLP
+    assert testing.register_toy_network() is testing.PairMLP  # a second call is a no-op
+    assert registry.network_class("pairmlp") is testing.PairMLP
+    assert registry.registered_networks().count("pairmlp") == 1
+
+    class Other(registry.Network):
+        pass
+
+    monkeypatch.setitem(registry._REGISTRY, "pairmlp", Other)  # someone else's network by that name
+    with pytest.raises(ModelError, match="taken by"):
+        testing.register_toy_network()
+    assert registry.network_class("pairmlp") is Other  # left alone
+
+
+def test_toy_network_passes_the_physics_checks_on_a_morse_molecule(tmp_path, monkeypatch):
+    testing.register_toy_network()
+    monkeypatch.setattr(registry, "BASELINES_DIR", tmp_path)
+    assert testing.install_toy_model(tmp_path) == tmp_path / "pairmlp.yaml"
+    config = registry.load_model_config("pairmlp")
+    assert config.model == "pairmlp" and config.dtype == "float64" and config.r_max == 4.0
+    potential = testing.small_potential(
+        "pairmlp",
+        r_max=config.r_max,
+        statistics=testing.toy_statistics(species=(1, 6, 8), e0_ev=0.0),
+        **config.hyperparameters,
+    )
+    frame = testing.morse_frames(3, seed=2)[2]
+    assert frame.n_atoms == 4 and frame.forces.shape == (4, 3) and np.isfinite(frame.energy)
+    testing.assert_forces_are_gradients(potential, frame, eps=1e-5, tol=1e-7)
+    testing.assert_equivariant(potential, frame)
+    testing.assert_translation_invariant(potential, frame)
+    testing.assert_permutation_equivariant(potential, frame)
+    testing.assert_smooth_at_cutoff(potential, frame)
+    np.testing.assert_array_equal(testing.morse_frames(3, seed=2)[2].positions, frame.positions)  # same seed

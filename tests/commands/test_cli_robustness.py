@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
+from mlip_bench import testing
 from mlip_bench.cli import main
 from mlip_bench.data.catalog import store_path
-from tests.train import toy_model  # (registers the tiny "pairmlp" network)
 
 
 def one_error(err: str, *words: str) -> str:
@@ -33,12 +33,13 @@ def setup(tmp_path, monkeypatch):
     import mlip_bench.models.registry as registry
 
     torch.set_num_threads(1)
+    testing.register_toy_network()
     monkeypatch.setenv("COLUMNS", "250")
     folder = tmp_path / "baselines"
-    toy_model.install_model(folder)
+    testing.install_toy_model(folder)
     monkeypatch.setattr(registry, "BASELINES_DIR", folder)
     root = tmp_path / "data"
-    toy_model.write_toy_store(root)
+    testing.write_toy_store(root)
     return root, tmp_path / "out"
 
 
@@ -68,7 +69,7 @@ def _run(root: Path, out: Path, *extra: str) -> int:
 
 
 def _npz(n: int = 3) -> bytes:
-    frames = toy_model.morse_frames(n)
+    frames = testing.morse_frames(n)
     buffer = io.BytesIO()
     np.savez(
         buffer,
@@ -156,7 +157,7 @@ def test_results_list_prints_markup_in_names_literally(finished, capsys):
 
 def test_stale_record_after_a_reimport_is_refused_with_the_commands(finished, capsys):
     root, out, record = finished
-    toy_model.write_toy_store(root, seed=7)  # `import --force` with other data
+    testing.write_toy_store(root, seed=7)  # `import --force` with other data
     assert _run(root, out) == 8
     line = one_error(capsys.readouterr().err, "is stale", f"rm {record}", "--out")
     assert "rm -rf" in line
@@ -173,7 +174,7 @@ def test_unfinished_run_after_a_reimport_needs_one_command_not_two(finished, cap
     no failed record is written, so that command alone lets the run train again."""
     root, out, record = finished
     record.unlink()  # a run killed before its record: only the checkpoint is left
-    toy_model.write_toy_store(root, seed=7)  # `import --force` with other data
+    testing.write_toy_store(root, seed=7)  # `import --force` with other data
     last = out / "checkpoints" / record.stem / "last.pt"
     for _ in range(2):  # the second attempt gets the same message, not "failed earlier"
         assert _run(root, out) == 7
@@ -201,7 +202,7 @@ def test_datasets_info_on_corrupt_chunks_says_unchecked_and_verify_refuses(tmp_p
     """Item 6: plain `datasets info` no longer reads as a clean bill of health; --verify finds the chunk."""
     monkeypatch.setenv("COLUMNS", "250")
     root = tmp_path / "data"
-    toy_model.write_toy_store(root, n=20)
+    testing.write_toy_store(root, n=20)
     path = store_path("toy", root)
     with h5py.File(path, "r") as h5:
         offset = h5["forces"].id.get_chunk_info(0).byte_offset
@@ -274,7 +275,7 @@ def test_datasets_list_skips_non_hdf5_files_and_does_not_wrap_when_piped(tmp_pat
     stores = tmp_path / "stores"
     stores.mkdir()
     (stores / "notes.h5").write_text("not a store\n")
-    toy_model.write_toy_store(tmp_path, name="a-rather-long-imported-dataset-name", n=3)
+    testing.write_toy_store(tmp_path, name="a-rather-long-imported-dataset-name", n=3)
     assert main(["datasets", "list", "--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "notes" not in out
@@ -290,7 +291,7 @@ def test_datasets_info_markup_in_names_is_literal(tmp_path, capsys):
     path.parent.mkdir(parents=True)
     write_store(
         path,
-        toy_model.morse_frames(3),
+        testing.morse_frames(3),
         {"name": "toy", "provenance": "imported", "source_sha256": {"we[bold]ird[red].xyz": "abc"}},
     )
     assert main(["datasets", "info", "toy", "--root", str(tmp_path)]) == 0

@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
+from mlip_bench import testing
 from mlip_bench.cli import main
 from mlip_bench.commands.run_commands import parse_n_train, parse_overrides
 from mlip_bench.errors import ConfigError
-from tests.train import toy_model  # (registers the tiny "pairmlp" network)
 
 
 @pytest.fixture
@@ -18,12 +18,13 @@ def setup(tmp_path, monkeypatch):
     import mlip_bench.models.registry as registry
 
     torch.set_num_threads(1)
+    testing.register_toy_network()
     monkeypatch.setenv("COLUMNS", "250")  # rich tables unwrapped
     folder = tmp_path / "baselines"
-    toy_model.install_model(folder)
+    testing.install_toy_model(folder)
     monkeypatch.setattr(registry, "BASELINES_DIR", folder)
     root = tmp_path / "data"
-    toy_model.write_toy_store(root)
+    testing.write_toy_store(root)
     return root, tmp_path / "out"
 
 

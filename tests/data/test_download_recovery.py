@@ -256,14 +256,14 @@ def test_stale_temporaries_are_cleaned_and_live_ones_kept(tmp_path):
 
 
 def test_writing_a_store_removes_its_stale_temporary(tmp_path):
+    from mlip_bench import testing
     from mlip_bench.data.store import write_store
-    from tests.train import toy_model
 
     path = store_path("toy", tmp_path)
     path.parent.mkdir(parents=True)
     leftover = path.parent / f".toy.h5.{_dead_pid()}.tmp"
     leftover.write_bytes(b"half a store")
-    write_store(path, toy_model.morse_frames(3), {"name": "toy", "provenance": "imported"})
+    write_store(path, testing.morse_frames(3), {"name": "toy", "provenance": "imported"})
     assert not leftover.exists() and path.is_file()
 
 
@@ -309,18 +309,18 @@ def test_a_second_download_of_the_same_file_is_refused_in_one_line(tmp_path, min
 
 
 def test_a_store_being_written_by_another_process_is_refused_and_left_alone(tmp_path):
+    from mlip_bench import testing
     from mlip_bench.data.store import store_write_lock_path, write_store
-    from tests.train import toy_model
 
     path = store_path("toy", tmp_path)
     path.parent.mkdir(parents=True)
     attrs = {"name": "toy", "provenance": "imported"}
-    write_store(path, toy_model.morse_frames(3), attrs)
+    write_store(path, testing.morse_frames(3), attrs)
     before = path.read_bytes()
     with _held_by_another_process(store_write_lock_path(path)):
         with pytest.raises(DatasetError, match="being written by another process") as info:
-            write_store(path, toy_model.morse_frames(5), attrs)
+            write_store(path, testing.morse_frames(5), attrs)
         assert "\n" not in str(info.value) and "pid 4242" in str(info.value)
         assert path.read_bytes() == before and not list(path.parent.glob(".*.tmp"))
-    write_store(path, toy_model.morse_frames(5), attrs)
+    write_store(path, testing.morse_frames(5), attrs)
     assert open_store("toy", root=tmp_path).n_frames == 5

@@ -12,16 +12,16 @@ import h5py
 import numpy as np
 import pytest
 
+from mlip_bench import testing
 from mlip_bench.data.catalog import imported_variants, open_store, resolve_variant, store_path, verified_cache_dir
 from mlip_bench.data.importers import read_frames
 from mlip_bench.data.store import Store, check_store_integrity, is_hdf5_file
 from mlip_bench.errors import DatasetError
-from tests.train import toy_model
 
 
 @pytest.fixture()
 def root(tmp_path) -> Path:
-    toy_model.write_toy_store(tmp_path, n=20)
+    testing.write_toy_store(tmp_path, n=20)
     return tmp_path
 
 
@@ -94,7 +94,7 @@ def test_a_250_character_dataset_name_is_one_line(tmp_path):
 
 def _npz_bytes() -> bytes:
     buffer = io.BytesIO()
-    frames = toy_model.morse_frames(4)
+    frames = testing.morse_frames(4)
     np.savez(
         buffer,
         R=np.array([f.positions for f in frames]),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.train import toy_model  # (registers "pairmlp")
+from mlip_bench import testing
 
 
 @pytest.fixture(autouse=True)
@@ -24,12 +24,13 @@ def trained(tmp_path_factory):
     import mlip_bench.models.registry as registry
     from mlip_bench.train.harness import run_cell
 
+    testing.register_toy_network()
     base = tmp_path_factory.mktemp("md")
     root = base / "data"
-    toy_model.write_toy_store(root)
-    toy_model.write_periodic_store(root)
+    testing.write_toy_store(root)
+    testing.write_periodic_store(root)
     folder = base / "baselines"
-    toy_model.install_model(folder)
+    testing.install_toy_model(folder)
     results = base / "results"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(registry, "BASELINES_DIR", folder)

@@ -8,9 +8,9 @@ import shutil
 import pytest
 
 import mlip_bench.models.registry as registry
+from mlip_bench import testing
 from mlip_bench.cli import main
 from mlip_bench.leaderboard.build import build_site
-from tests.train import toy_model
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def sweep_setup(trained, tmp_path, monkeypatch):
     mine = tmp_path / "results"
     shutil.copytree(results, mine)
     folder = tmp_path / "models"
-    toy_model.install_model(folder)
+    testing.install_toy_model(folder)
     monkeypatch.setattr(registry, "BASELINES_DIR", folder)
     sweep = tmp_path / "toy-sweep.yaml"
     sweep.write_text(

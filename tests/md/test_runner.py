@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from mlip_bench import testing
 from mlip_bench.errors import ModelError
 from mlip_bench.md.runner import STATE_DIR, MDSettingsInput, md_record_path, read_md_record, run_md
 from mlip_bench.results.md_schema import MDRecord
-from tests.train import toy_model
 
 
 def settings(**kw) -> MDSettingsInput:
@@ -160,7 +160,7 @@ def test_periodic_system_gets_rdfs_and_says_what_is_missing(trained, tmp_path):
     root, _, _ = trained
     results = tmp_path / "results"
     folder = tmp_path / "baselines"
-    toy_model.install_model(folder)
+    testing.install_toy_model(folder)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(registry, "BASELINES_DIR", folder)
         run = run_cell("pairmlp", "toybox", 5, 0, "smoke", results, root=root, overrides={"max_steps": 3})

@@ -31,9 +31,10 @@ PHYSICS_STATISTICS = testing.toy_statistics(e0_ev=0.0)
 
 
 def registered_networks() -> list[str]:
-    """The networks mlip-bench itself registers (a test may register toy networks of its own)."""
+    """The networks mlip-bench's models register (not toys a test registered, such as
+    ``mlip_bench.testing.PairMLP``)."""
     names = registry.registered_networks()
-    return [name for name in names if registry.network_class(name).__module__.startswith("mlip_bench.")]
+    return [name for name in names if registry.network_class(name).__module__.startswith("mlip_bench.models.")]
 
 
 def _cases() -> list:

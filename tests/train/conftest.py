@@ -1,11 +1,11 @@
-"""Fixtures for harness tests: the tiny ``pairmlp`` network and a Morse toy store."""
+"""Fixtures for harness tests: the tiny ``pairmlp`` network of :mod:`mlip_bench.testing` and a Morse toy store."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from tests.train import toy_model  # (registers "pairmlp")
+from mlip_bench import testing
 
 
 @pytest.fixture(autouse=True)
@@ -16,11 +16,13 @@ def _one_thread():
 
 @pytest.fixture
 def baselines(tmp_path, monkeypatch):
-    """A baselines folder holding ``pairmlp.yaml``, swapped in for the real one."""
+    """A baselines folder holding ``pairmlp.yaml``, swapped in for the real one (and the toy
+    network registered)."""
     import mlip_bench.models.registry as registry
 
+    testing.register_toy_network()
     folder = tmp_path / "baselines"
-    toy_model.install_model(folder)
+    testing.install_toy_model(folder)
     monkeypatch.setattr(registry, "BASELINES_DIR", folder)
     return folder
 
@@ -29,5 +31,5 @@ def baselines(tmp_path, monkeypatch):
 def toy_root(tmp_path):
     """A data root with the imported store ``toy`` (120 Morse molecules)."""
     root = tmp_path / "data"
-    toy_model.write_toy_store(root)
+    testing.write_toy_store(root)
     return root

@@ -9,9 +9,10 @@ from pathlib import Path
 import torch
 
 import mlip_bench.models.registry as registry
+from mlip_bench import testing
 from mlip_bench.train.harness import run_cell
-from tests.train import toy_model  # noqa: F401  (registers "pairmlp")
 
+testing.register_toy_network()  # a fresh process: the toy network is not registered yet
 torch.set_num_threads(1)
 
 root, out, baselines, max_steps = sys.argv[1], sys.argv[2], Path(sys.argv[3]), int(sys.argv[4])

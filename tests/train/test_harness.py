@@ -69,10 +69,10 @@ def test_failed_record_is_not_replaced_silently(tmp_path, baselines, toy_root):
 
 
 def test_periodic_data_gets_the_periodic_recipe(tmp_path, baselines):
-    from tests.train import toy_model
+    from mlip_bench import testing
 
     root = tmp_path / "data"
-    toy_model.write_periodic_store(root)
+    testing.write_periodic_store(root)
     record = run_cell("pairmlp", "toybox", 5, 0, "smoke", tmp_path / "out", root=root, overrides={"max_steps": 5})
     config = record.protocol_config
     assert config["dataset_kind"] == "periodic" and config["batch_size"] == 1
@@ -81,12 +81,12 @@ def test_periodic_data_gets_the_periodic_recipe(tmp_path, baselines):
 
 
 def test_extra_named_test_sets_get_their_own_metrics(tmp_path, baselines):
+    from mlip_bench import testing
     from mlip_bench.data.catalog import store_path
     from mlip_bench.data.store import write_store
     from mlip_bench.results.io import records_dataframe
-    from tests.train import toy_model
 
-    frames = toy_model.morse_frames(120, seed=1)
+    frames = testing.morse_frames(120, seed=1)
     for copy, original in ((85, 0), (86, 1)):  # two test_X frames repeat training frames
         frames[copy] = frames[original]
     # 0-49 train, 50-59 val, 60-84 test (25), 85-96 test_X (12, 2 copies), 97-119 test_Y (23)

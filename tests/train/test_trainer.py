@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mlip_bench import testing
 from mlip_bench.data.graphs import graphs_for
 from mlip_bench.errors import TrainingError
 from mlip_bench.models.potential import DatasetStatistics
@@ -14,11 +15,10 @@ from mlip_bench.train.evaluate import evaluate_potential
 from mlip_bench.train.harness import seed_everything
 from mlip_bench.train.protocols import load_protocol
 from mlip_bench.train.trainer import Trainer
-from tests.train import toy_model
 
 
 def make_trainer(tmp_path, baselines, seed=0, max_steps=60, **protocol_overrides):
-    frames = toy_model.morse_frames(40, seed=1)
+    frames = testing.morse_frames(40, seed=1)
     train, val = frames[:25], frames[25:]
     config = load_model_config("pairmlp")
     stats = DatasetStatistics.from_frames(train, config.r_max)
