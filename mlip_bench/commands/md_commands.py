@@ -97,6 +97,15 @@ def md_command(
     ),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (default: torch's)."),
+    only_model: Optional[list[str]] = typer.Option(
+        None, "--model", "-m", help="With --sweep: only this model's runs (repeatable; label or registry name)."
+    ),
+    only_n_train: Optional[str] = typer.Option(
+        None, "--n-train", help="With --sweep: only these training-set sizes, e.g. 50 or 50,150."
+    ),
+    only_seeds: Optional[str] = typer.Option(
+        None, "--seeds", help="With --sweep: only the runs of these training seeds, e.g. 1,2 or 0..2."
+    ),
 ) -> None:
     """Run MD with a trained model from its test-set frames; record stability (time to failure),
     h(r)/RDF error against the dataset, Li diffusivity and speed. Rerun to resume."""
@@ -107,6 +116,8 @@ def md_command(
 
     if (target is None) == (sweep is None):
         raise ConfigError("give either TARGET (a checkpoint or run id) or --sweep SWEEPFILE, not both or neither")
+    if sweep is None and (only_model or only_n_train or only_seeds):
+        raise ConfigError("--model, --n-train and --seeds choose runs of a sweep: use them with --sweep SWEEPFILE")
     given = {
         "ensemble": ensemble.lower() if ensemble is not None else None,
         "temperature_k": temperature,
@@ -136,7 +147,14 @@ def md_command(
     )
     command = " ".join(["mlip-bench", *sys.argv[1:]])
     if sweep is not None:
-        _md_sweep(sweep, settings, results, out, root, command, sorted(set(from_file) - set(given)))
+        from mlip_bench.sweep.spec import parse_int_list
+
+        only = {
+            "models": list(only_model) if only_model else None,
+            "n_train": parse_int_list(only_n_train, "--n-train") if only_n_train else None,
+            "seeds": parse_int_list(only_seeds, "--seeds") if only_seeds else None,
+        }
+        _md_sweep(sweep, settings, results, out, root, command, sorted(set(from_file) - set(given)), only)
         return
     out = out or DEFAULT_OUT
     folders = list(results) if results else [DEFAULT_RESULTS]
@@ -191,9 +209,11 @@ def _md_sweep(
     root,
     command: str,
     from_file: list[str],
+    only: dict[str, list | None],
 ) -> None:
     """``md --sweep``: one MD benchmark per complete run of the sweep; a summary line per run.
-    ``from_file``: the settings taken from the sweep file's ``md:`` block."""
+    ``from_file``: the settings taken from the sweep file's ``md:`` block; ``only``: the
+    ``models``/``n_train``/``seeds`` filters of the runs."""
     from rich.console import Console
     from rich.markup import escape
 
@@ -226,6 +246,7 @@ def _md_sweep(
         progress=True,
         command=command,
         on_outcome=show,
+        **only,
     )
     counts = ", ".join(
         f"{result.count(k)} {k}" for k in ("done", "skipped", "busy", "failed", "not trained") if result.count(k)

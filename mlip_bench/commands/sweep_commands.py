@@ -99,13 +99,13 @@ def sweep(
         raise ConfigError(f"sweep name {spec.name[:60]!r}: use letters, digits, '.', '_', '+', '-' (no '/' or '..')")
     cells = expand_cells(spec, root=root)
     if only_model or only_n_train or only_seeds:
-        from mlip_bench.sweep.spec import select_cells
+        from mlip_bench.sweep.spec import parse_int_list, select_cells
 
         cells = select_cells(
             cells,
             models=list(only_model) if only_model else None,
-            n_train=_int_list(only_n_train, "--n-train") if only_n_train else None,
-            seeds=_int_list(only_seeds, "--seeds") if only_seeds else None,
+            n_train=parse_int_list(only_n_train, "--n-train") if only_n_train else None,
+            seeds=parse_int_list(only_seeds, "--seeds") if only_seeds else None,
         )
     out_dir = out or Path(spec.out or Path("runs") / spec.name)
     n_workers = workers or spec.workers
@@ -188,16 +188,3 @@ def sweep(
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the root app."""
     app.command("sweep")(sweep)
-
-
-def _int_list(text: str, option: str) -> list[int]:
-    """``"350"``, ``"350,950"`` or ``"0..2"`` as a list of ints (``ConfigError`` otherwise)."""
-    try:
-        if ".." in text:
-            low, high = (int(part) for part in text.split("..", 1))
-            if low > high:
-                raise ValueError
-            return list(range(low, high + 1))
-        return [int(part) for part in text.split(",")]
-    except ValueError:
-        raise ConfigError(f"{option} {text!r}: give numbers such as 2, 1,2 or 0..2") from None

@@ -65,14 +65,20 @@ def md_for_sweep(
     progress: bool = False,
     command: str = "",
     on_outcome: Callable[[MDSweepOutcome], None] | None = None,
+    models: list[str] | None = None,
+    n_train: list[int] | None = None,
+    seeds: list[int] | None = None,
 ) -> MDSweepResult:
-    """Run the MD benchmark of every complete run of ``sweep_file`` (see the module docstring)."""
+    """Run the MD benchmark of every complete run of ``sweep_file`` (see the module docstring);
+    ``models``, ``n_train`` and ``seeds`` keep only the matching cells (as ``sweep --model`` etc.)."""
     from mlip_bench.sweep.cells import existing_record
-    from mlip_bench.sweep.spec import expand_cells, load_sweep
+    from mlip_bench.sweep.spec import expand_cells, load_sweep, select_cells
 
     settings.validate()
     spec = load_sweep(Path(sweep_file))
     cells = expand_cells(spec, root=root)
+    if models or n_train or seeds:
+        cells = select_cells(cells, models=models, n_train=n_train, seeds=seeds)
     results = sweep_results_dir(spec, results_dir)
     out = Path(md_dir) if md_dir is not None else results / MD_RECORDS_DIR
     result = MDSweepResult(results, out)

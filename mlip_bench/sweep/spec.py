@@ -458,6 +458,20 @@ def expand_cells(
     return cells
 
 
+def parse_int_list(text: str, option: str) -> list[int]:
+    """``"350"``, ``"350,950"`` or ``"0..2"`` (a command-line filter) as a list of ints; ``ConfigError``
+    naming ``option`` otherwise."""
+    try:
+        if ".." in text:
+            low, high = (int(part) for part in text.split("..", 1))
+            if low > high:
+                raise ValueError
+            return list(range(low, high + 1))
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: give numbers such as 2, 1,2 or 0..2") from None
+
+
 def select_cells(
     cells: list[Cell],
     models: list[str] | None = None,

@@ -105,3 +105,25 @@ def test_bad_md_block_is_one_line_and_exit_2(sweep_setup, capsys, block, field):
     assert err.startswith("error: ") and len(err.splitlines()) == 1
     assert str(sweep) in err and f"field '{field}'" in err
     assert not (results / "md").exists() or not list((results / "md").glob("*.json"))
+
+
+def test_md_sweep_filters_choose_the_runs(sweep_setup, capsys):
+    root, results, rid, sweep = sweep_setup
+    assert _md(sweep, root, "--n-train", "20") == 0  # only the untrained size: nothing runs
+    out = capsys.readouterr().out
+    assert "1 not trained" in out and rid not in out
+    assert not (results / "md").exists() or not list((results / "md").glob("*.json"))
+    assert _md(sweep, root, "--n-train", "30", "--seeds", "0", "--model", "pairmlp") == 0
+    assert f"done {rid}" in " ".join(capsys.readouterr().out.split())
+    assert len(list((results / "md").glob("*.json"))) == 1
+
+
+def test_md_filters_are_one_line_errors(sweep_setup, capsys):
+    root, results, rid, sweep = sweep_setup
+    assert _md(sweep, root, "--seeds", "7") == 2  # matches no cell
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no cell of the sweep matches" in err
+    assert _md(sweep, root, "--n-train", "a,b") == 2
+    assert "--n-train 'a,b'" in capsys.readouterr().err
+    assert main(["md", rid, "--seeds", "1"]) == 2  # filters without --sweep
+    assert "use them with --sweep" in capsys.readouterr().err
