@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from mlip_bench.data.archive import extract_archive  # noqa: E402
-from mlip_bench.data.cards import load_card  # noqa: E402
-from mlip_bench.data.catalog import open_store, store_path  # noqa: E402
-from mlip_bench.data.download import (  # noqa: E402
+from mlip_bench.data.archive import extract_archive
+from mlip_bench.data.cards import load_card
+from mlip_bench.data.catalog import open_store, store_path
+from mlip_bench.data.download import (
     EXTRACT_MAX_ENV,
     clean_stale_temporaries,
     download_variant,
@@ -28,7 +28,7 @@ from mlip_bench.data.download import (  # noqa: E402
     load_pins,
     record_pin,
 )
-from mlip_bench.errors import ChecksumError, DatasetError, DownloadError  # noqa: E402
+from mlip_bench.errors import ChecksumError, DatasetError, DownloadError
 from tests.data.fixture_archives import (
     ALL_FIXTURES,
     extxyz_text,

@@ -9,7 +9,15 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from mlip_bench.errors import ResultsError
-from mlip_bench.leaderboard.curves import fit_learning_curve
+from mlip_bench.leaderboard.curves import (
+    EQUIVALENCE_MARGIN,
+    ONE_SEED,
+    PAIRED,
+    WELCH,
+    fit_learning_curve,
+    seed_slope,
+    slope_difference,
+)
 
 
 def test_recovers_exponent_of_noise_free_power_law():
@@ -71,15 +79,6 @@ def test_slope_does_not_depend_on_the_unit_of_the_error(slope, scale, unit):
 
 
 # -- seed-level slope differences ----------------------------------------------------------------
-
-from mlip_bench.leaderboard.curves import (  # noqa: E402
-    EQUIVALENCE_MARGIN,
-    ONE_SEED,
-    PAIRED,
-    WELCH,
-    seed_slope,
-    slope_difference,
-)
 
 
 def test_seed_slope_is_the_least_squares_exponent_and_needs_two_sizes():
