@@ -50,3 +50,35 @@ def test_budget_study_is_printed_apart_without_slopes(tmp_path, capsys):
     assert "## Budget study (protocol short" in out
     assert "| md17/aspirin | nequip-l1 [short] | 0,1 | 100.0 ± 0.0 |" in out
     assert "| not comparable |" in _row(out, "| lc-equivariant-steeper-than-l0 | md17/aspirin |")
+
+
+def _tables(text: str, header: str) -> list[str]:
+    """Every markdown table of ``text`` whose header line starts with ``header``, as text."""
+    lines = text.splitlines()
+    found = []
+    for i, line in enumerate(lines):
+        if line.startswith(header):
+            block = []
+            for row in lines[i:]:
+                if not row.startswith("|"):
+                    break
+                block.append(row)
+            found.append("\n".join(block))
+    return found
+
+
+def test_replication_report_states_what_the_committed_records_give(capsys):
+    """REPLICATION.md's machine-made tables (verdicts, published numbers, converged curves, MD) are
+    the ones the summary script prints for the committed records: a record committed without
+    regenerating the report fails here."""
+    _summary().main([str(REPO / "leaderboard" / "results")])
+    out = capsys.readouterr().out
+    report = (REPO / "REPLICATION.md").read_text(encoding="utf-8")
+    for header in ("| claim | dataset | status |", "| published value | published |"):
+        (theirs,) = _tables(out, header)
+        assert theirs in _tables(report, header), f"REPLICATION.md's table '{header}' is stale"
+    ladder = [ln for ln in out.splitlines() if ln.startswith("| ") and "[plateau]" in ln]
+    md_header = "| dataset | model | n_train | seeds | test F MAE (meV/Å) | stable replicas"
+    md_rows = [ln for t in _tables(out, md_header) for ln in t.splitlines()[2:]]
+    stale = [ln for ln in ladder + md_rows if ln not in report]
+    assert ladder and not stale, f"rows missing from REPLICATION.md: {stale[:3]}"
