@@ -147,13 +147,9 @@ def md_command(
     )
     command = " ".join(["mlip-bench", *sys.argv[1:]])
     if sweep is not None:
-        from mlip_bench.sweep.spec import parse_int_list
+        from mlip_bench.sweep.spec import cell_filters
 
-        only = {
-            "models": list(only_model) if only_model else None,
-            "n_train": parse_int_list(only_n_train, "--n-train") if only_n_train else None,
-            "seeds": parse_int_list(only_seeds, "--seeds") if only_seeds else None,
-        }
+        only = cell_filters(only_model, only_n_train, only_seeds)
         _md_sweep(sweep, settings, results, out, root, command, sorted(set(from_file) - set(given)), only)
         return
     out = out or DEFAULT_OUT

@@ -99,14 +99,9 @@ def sweep(
         raise ConfigError(f"sweep name {spec.name[:60]!r}: use letters, digits, '.', '_', '+', '-' (no '/' or '..')")
     cells = expand_cells(spec, root=root)
     if only_model or only_n_train or only_seeds:
-        from mlip_bench.sweep.spec import parse_int_list, select_cells
+        from mlip_bench.sweep.spec import cell_filters, select_cells
 
-        cells = select_cells(
-            cells,
-            models=list(only_model) if only_model else None,
-            n_train=parse_int_list(only_n_train, "--n-train") if only_n_train else None,
-            seeds=parse_int_list(only_seeds, "--seeds") if only_seeds else None,
-        )
+        cells = select_cells(cells, **cell_filters(only_model, only_n_train, only_seeds))
     out_dir = out or Path(spec.out or Path("runs") / spec.name)
     n_workers = workers or spec.workers
     n_threads = threads or spec.threads_per_worker

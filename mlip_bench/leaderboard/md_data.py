@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,11 +116,11 @@ class MDSummary:
     observable_label: str
     md_ids: list[str]
     #: shortest time to failure of any replica (ps)
-    min_time_to_failure_ps: float = 0.0
+    min_time_to_failure_ps: float
     #: h(r) MAE between two disjoint sets of reference frames (the sampling noise), over records
-    observable_floor: Stat | None = None
-    steps_per_second: Stat | None = None
-    seeds: list[int] = field(default_factory=list)
+    observable_floor: Stat | None
+    steps_per_second: Stat | None
+    seeds: list[int]
 
     @property
     def stable_text(self) -> str:

@@ -49,7 +49,9 @@ def read_record(path: Path) -> RunRecord:
         raise ResultsError(f"{path}: {describe_validation_error(err)}") from None
 
 
-def _record_files(paths: Iterable[Path | str]) -> list[Path]:
+def record_files(paths: Iterable[Path | str]) -> list[Path]:
+    """The run-record files of files and/or folders (a folder: its ``records/``, else every ``*.json``
+    below it outside ``md/`` folders), as :func:`load_records` reads them."""
     files: list[Path] = []
     for p in paths:
         p = Path(p)
@@ -70,7 +72,7 @@ def load_records(paths: Iterable[Path | str] | Path | str) -> list[RunRecord]:
     """Records from files and/or folders (a folder: its ``records/`` or all ``*.json`` below it)."""
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    return [read_record(f) for f in _record_files(paths)]
+    return [read_record(f) for f in record_files(paths)]
 
 
 def records_dataframe(paths: Iterable[Path | str] | Path | str, split: str = "test"):

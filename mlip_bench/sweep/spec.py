@@ -472,6 +472,16 @@ def parse_int_list(text: str, option: str) -> list[int]:
         raise ConfigError(f"{option} {text!r}: give numbers such as 2, 1,2 or 0..2") from None
 
 
+def cell_filters(models: list[str] | None, n_train: str | None, seeds: str | None) -> dict[str, list | None]:
+    """The ``--model``/``--n-train``/``--seeds`` options of ``sweep`` and ``md --sweep`` as the
+    keyword arguments of :func:`select_cells` (an option not given: ``None``, matches all)."""
+    return {
+        "models": list(models) if models else None,
+        "n_train": parse_int_list(n_train, "--n-train") if n_train else None,
+        "seeds": parse_int_list(seeds, "--seeds") if seeds else None,
+    }
+
+
 def select_cells(
     cells: list[Cell],
     models: list[str] | None = None,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlip_bench.results.io import load_records
+from mlip_bench.results.io import load_records, record_files
 from mlip_bench.results.schema import RunRecord
 
 RESULTS = Path(__file__).resolve().parents[2] / "leaderboard" / "results"
@@ -31,7 +31,7 @@ def test_committed_records_load_and_come_from_clean_commits():
 def test_committed_records_read_back_as_written_less_the_second_n_train():
     """Reading an old record drops its second copy of n_train (schema version 3 keeps one);
     everything else dumps as the file was written, key order included."""
-    files = sorted(f for f in RESULTS.rglob("*.json") if "md" not in f.relative_to(RESULTS).parts[:-1])
+    files = record_files([RESULTS])
     assert files
     for path in files:
         raw = json.loads(path.read_text())
@@ -58,11 +58,11 @@ def test_committed_md_records_validate_and_link_their_run_records():
     repository (``../records/<run_id>.json``) with the sha256 it names."""
     import hashlib
 
-    from mlip_bench.results.md_schema import MDRecord
+    from mlip_bench.leaderboard.md_data import load_md_files, md_folders
 
-    files = sorted(f for f in RESULTS.rglob("*.json") if f.parent.name == "md")
-    for path in files:
-        record = MDRecord.model_validate_json(path.read_text())
+    files = load_md_files(md_folders([RESULTS]))  # validates every record (ResultsError names a bad one)
+    assert files
+    for record, path in files:
         cited = path.parent / record.run.record_path
         assert not Path(record.run.record_path).is_absolute() and cited.is_file(), path
         assert hashlib.sha256(cited.read_bytes()).hexdigest() == record.run.record_sha256, path
