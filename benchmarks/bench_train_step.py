@@ -62,22 +62,32 @@ def _frames(n: int):
     return frames
 
 
-def measure(model: str, steps: int) -> dict[str, float]:
-    """Both figures for ``model`` with the mlip_bench that is importable now."""
+def aspirin_graphs(model: str):
+    """(model config, statistics of the first 50 frames, graphs of 250 aspirin frames) on one
+    CPU thread: the setting every training-step benchmark here measures in."""
     import torch
 
     torch.set_num_threads(1)
     from mlip_bench.data.graphs import frame_to_graph
     from mlip_bench.models.potential import DatasetStatistics
-    from mlip_bench.models.registry import build_potential, load_model_config
-    from mlip_bench.train import protocols
-    from mlip_bench.train.protocols import load_protocol
-    from mlip_bench.train.trainer import Trainer
+    from mlip_bench.models.registry import load_model_config
 
     frames = _frames(250)
     config = load_model_config(model)
     statistics_ = DatasetStatistics.from_frames(frames[:50], config.r_max, species=[1, 6, 8])
-    graphs = [frame_to_graph(f, config.r_max, config.torch_dtype) for f in frames]
+    return config, statistics_, [frame_to_graph(f, config.r_max, config.torch_dtype) for f in frames]
+
+
+def measure(model: str, steps: int) -> dict[str, float]:
+    """Both figures for ``model`` with the mlip_bench that is importable now."""
+    import torch
+
+    from mlip_bench.models.registry import build_potential
+    from mlip_bench.train import protocols
+    from mlip_bench.train.protocols import load_protocol
+    from mlip_bench.train.trainer import Trainer
+
+    config, statistics_, graphs = aspirin_graphs(model)
     torch.manual_seed(0)
     potential = build_potential(config, statistics_)
     with tempfile.TemporaryDirectory() as tmp:

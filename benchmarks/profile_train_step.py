@@ -38,19 +38,14 @@ PHASES = ("collate", "forward_energy", "forces", "loss_backward", "optimizer")
 def profile(model: str, steps: int) -> dict:
     """Phase times (ms, median over ``steps``) and the top operators of one ``model`` step."""
     import torch
-    from bench_train_step import _frames
+    from bench_train_step import aspirin_graphs
 
-    torch.set_num_threads(1)
-    from mlip_bench.data.graphs import collate, frame_to_graph
-    from mlip_bench.models.potential import DatasetStatistics
-    from mlip_bench.models.registry import build_potential, load_model_config
+    from mlip_bench.data.graphs import collate
+    from mlip_bench.models.registry import build_potential
     from mlip_bench.train.protocols import load_protocol
     from mlip_bench.train.trainer import Trainer
 
-    frames = _frames(250)
-    config = load_model_config(model)
-    stats = DatasetStatistics.from_frames(frames[:50], config.r_max, species=[1, 6, 8])
-    graphs = [frame_to_graph(f, config.r_max, config.torch_dtype) for f in frames]
+    config, stats, graphs = aspirin_graphs(model)
     torch.manual_seed(0)
     potential = build_potential(config, stats)
     with tempfile.TemporaryDirectory() as tmp:
