@@ -35,17 +35,21 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SHARED = Path(os.environ.get("MLIP_BENCH_SHARED", REPO.parent / "shared"))
-ASPIRIN = [SHARED / f"data/md17/mdbench_aspirin_{part}_nequip_npz.npz" for part in ("train", "val")]
 
 
-def _frames(n: int):
-    """The first ``n`` frames of the aspirin train and val files (positions Å, energies eV)."""
+def md17_files(molecule: str) -> list[Path]:
+    """The shared MD17 train and val files of ``molecule`` (e.g. "aspirin", "ethanol")."""
+    return [SHARED / f"data/md17/mdbench_{molecule}_{part}_nequip_npz.npz" for part in ("train", "val")]
+
+
+def _frames(n: int, molecule: str = "aspirin"):
+    """The first ``n`` frames of ``molecule``'s MD17 train and val files (positions Å, energies eV)."""
     import numpy as np
 
     from mlip_bench.data.frame import Frame
 
     frames = []
-    for path in ASPIRIN:
+    for path in md17_files(molecule):
         data = np.load(path)
         for k in range(len(data["energy"])):
             frames.append(
@@ -62,9 +66,10 @@ def _frames(n: int):
     return frames
 
 
-def aspirin_graphs(model: str):
-    """(model config, statistics of the first 50 frames, graphs of 250 aspirin frames) on one
-    CPU thread: the setting every training-step benchmark here measures in."""
+def aspirin_graphs(model: str, molecule: str = "aspirin"):
+    """(model config, statistics of the first 50 frames, graphs of 250 frames of ``molecule``,
+    aspirin by default) on one CPU thread: the setting every training-step benchmark here
+    measures in."""
     import torch
 
     torch.set_num_threads(1)
@@ -72,7 +77,7 @@ def aspirin_graphs(model: str):
     from mlip_bench.models.potential import DatasetStatistics
     from mlip_bench.models.registry import load_model_config
 
-    frames = _frames(250)
+    frames = _frames(250, molecule)
     config = load_model_config(model)
     statistics_ = DatasetStatistics.from_frames(frames[:50], config.r_max, species=[1, 6, 8])
     return config, statistics_, [frame_to_graph(f, config.r_max, config.torch_dtype) for f in frames]

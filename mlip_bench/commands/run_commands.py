@@ -116,6 +116,12 @@ def run_command(
         None, "--set", help="Protocol override KEY=VALUE (repeatable), or model.KEY=VALUE."
     ),
     device: Optional[str] = typer.Option(None, "--device", help="cpu or cuda (default: cuda when available)."),
+    compile_step: bool = typer.Option(
+        False,
+        "--compile-step",
+        help="Compile each training step's loss and gradient into one graph (~1.7x faster steps on a CPU "
+        "for NequIP; same numerics up to summation order; a one-off compile of a few minutes per run).",
+    ),
 ) -> None:
     """Train MODEL on every requested training size and seed; rerun to resume or skip finished runs."""
     from rich.markup import escape
@@ -161,6 +167,7 @@ def run_command(
                     overrides=overrides or None,
                     progress=True,
                     device=device,
+                    compile_step=compile_step,
                 )
             m = record.metrics["test"]
             console.print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from enum import Enum
 from pathlib import Path
@@ -40,6 +41,13 @@ def sweep(
         None, "--workers", "-j", min=1, help="Local worker processes (default: the sweep file's, else 1)."
     ),
     threads: int | None = typer.Option(None, "--threads", min=1, help="Torch threads per worker (default 1)."),
+    compile_step: bool | None = typer.Option(
+        None,
+        "--compile-step/--eager-step",
+        help="Train with each step's loss and gradient compiled into one graph (~1.7x faster steps on a "
+        "CPU for NequIP; same numerics up to summation order; a one-off compile of a few minutes per run). "
+        "Default: the sweep file's compile_step, else eager.",
+    ),
     out: Path | None = typer.Option(
         None, "--out", "-o", help="Output folder (default: the sweep file's `out`, else runs/<sweep name>)."
     ),
@@ -105,6 +113,10 @@ def sweep(
     out_dir = out or Path(spec.out or Path("runs") / spec.name)
     n_workers = workers or spec.workers
     n_threads = threads or spec.threads_per_worker
+    if compile_step if compile_step is not None else spec.compile_step:
+        from mlip_bench.train.harness import COMPILE_STEP_VARIABLE
+
+        os.environ[COMPILE_STEP_VARIABLE] = "1"  # workers (spawned or submitted) inherit it
     console = Console(stderr=True, soft_wrap=True)
 
     if dry_run:

@@ -119,6 +119,15 @@ class Potential(torch.nn.Module):
             raise ModelError(f"atomic numbers {unknown} were not in this model's training set")
         return species
 
+    def atomic_energy(self, data: Any, edge_vec: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
+        """Per-atom interaction energies (N,) in eV, model dtype, without E0: the network's output
+        on edge vectors ``edge_vec`` (E, 3) Å, scaled and shifted per species (``species``: indices
+        into the model's species)."""
+        per_atom = self.network(data, edge_vec).reshape(-1)
+        return self.force_rms.to(edge_vec.dtype) * (
+            self.species_scale[species] * per_atom + self.species_shift[species]
+        )
+
     def forward(
         self,
         data: Any,
@@ -144,12 +153,10 @@ class Potential(torch.nn.Module):
         original_pos, original_cell = data.pos, data.cell
         data.pos, data.cell = pos, cell
         try:
-            vec = edge_vectors(data)
-            per_atom = self.network(data, vec).reshape(-1)
+            atomic = self.atomic_energy(data, edge_vectors(data), data.species)
         finally:
             data.pos, data.cell = original_pos, original_cell
         s = data.species
-        atomic = self.force_rms.to(dtype) * (self.species_scale[s] * per_atom + self.species_shift[s])
         interaction = torch.zeros(num_graphs, dtype=dtype, device=pos.device).index_add(0, data.batch, atomic)
         e0 = torch.zeros(num_graphs, dtype=torch.float64, device=pos.device).index_add(0, data.batch, self.e0[s])
         out = {"energy": interaction.to(torch.float64) + e0, "atomic_energy": atomic}

@@ -104,7 +104,8 @@ class SchNetNetwork(Network):
 
     def forward(self, data: Any, edge_vec: torch.Tensor) -> torch.Tensor:
         m = self.model
-        _check_numbers("schnet", data.z, _SCHNET_MAX_Z)
+        if not getattr(data, "numbers_checked", False):  # a compiled step checks before tracing
+            _check_numbers("schnet", data.z, _SCHNET_MAX_Z)
         edge_weight = edge_vec.norm(dim=-1)
         edge_attr = m.distance_expansion(edge_weight)
         h = m.embedding(data.z)

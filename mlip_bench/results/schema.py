@@ -66,6 +66,9 @@ class Timings(BaseModel):
     steps: int
     epochs: int
     seconds_per_step: float = 0.0
+    #: how the training steps ran: "eager", "compiled" (one Inductor graph for loss and gradient)
+    #: or "eager (why compiling was not possible)"
+    train_step: str = "eager"
 
 
 class Environment(BaseModel):

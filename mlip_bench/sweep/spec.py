@@ -234,6 +234,8 @@ class SweepSpec(BaseModel):
     runner: str = DEFAULT_RUNNER
     #: torch threads per worker process (two 1-thread workers beat one 2-thread run on CPUs)
     threads_per_worker: int = Field(1, ge=1)
+    #: train every cell with compiled steps (``--compile-step``; train/compiled_step.py)
+    compile_step: bool = False
     #: default number of local worker processes (``--workers`` overrides)
     workers: int = Field(1, ge=1)
     #: default output directory (``--out`` overrides); relative paths are taken from the current directory

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
 import sys
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from mlip_bench.train.trainer import Trainer, TrainingResult
 
 CHECKPOINTS_DIR = "checkpoints"
+#: environment variable that turns on compiled training steps in runs that do not say (sweep workers)
+COMPILE_STEP_VARIABLE = "MLIP_BENCH_COMPILE_STEP"
 
 
 def run_id(model: str, dataset: str, n_train: int, seed: int, protocol: str) -> str:
@@ -110,6 +113,7 @@ def run_cell(
     overrides: dict[str, Any] | None = None,
     progress: bool = False,
     device: str | None = None,
+    compile_step: bool | None = None,
 ) -> RunRecord:
     """Train and evaluate one run and write its record (see module doc). Idempotent.
 
@@ -117,7 +121,9 @@ def run_cell(
     ``overrides``: protocol fields to change (e.g. ``{"max_steps": 100}``) and/or ``{"model":
     {...}}`` for model-config fields; a run with overrides gets ``+<hash>`` after its protocol
     name so it never mixes with the preset's runs. ``device``: "cpu", "cuda", ... (default: cuda
-    when available, else cpu).
+    when available, else cpu). ``compile_step``: run each training step as one compiled graph
+    (``train/compiled_step.py``; same numerics up to summation order); default: the environment
+    variable ``MLIP_BENCH_COMPILE_STEP`` (set by ``mlip-bench sweep --compile-step``).
     """
     from mlip_bench.data.catalog import card_for, open_store, resolve_variant
     from mlip_bench.models.registry import load_model_config
@@ -165,10 +171,16 @@ def run_cell(
             device=device or ("cuda" if torch.cuda.is_available() else "cpu"),
             progress=progress,
             continuing=existing.exists(),
+            compile_step=compile_step_requested() if compile_step is None else compile_step,
         )
         return _train_and_record(plan)
     finally:
         store.close()
+
+
+def compile_step_requested() -> bool:
+    """Whether ``MLIP_BENCH_COMPILE_STEP`` asks for compiled training steps ("1", "true", "yes")."""
+    return os.environ.get(COMPILE_STEP_VARIABLE, "").strip().lower() in ("1", "true", "yes")
 
 
 def record_continues(record: RunRecord, protocol: str, overrides: dict[str, Any] | None = None) -> bool:
@@ -242,6 +254,8 @@ class RunPlan:
     #: a complete record exists: a budget-ended run that trains on under a raised cap; it is
     #: replaced when the longer run ends, and kept as it is if the longer run fails
     continuing: bool = False
+    #: training steps as one compiled graph (compiled_step.py)
+    compile_step: bool = False
 
 
 @dataclass
@@ -313,6 +327,7 @@ def _prepare(plan: RunPlan) -> PreparedRun:
         progress=plan.progress,
         label=plan.run_id,
         device=plan.device,
+        compile_step=plan.compile_step,
         metadata={
             "run_id": plan.run_id,
             "dataset": plan.variant,
@@ -422,6 +437,7 @@ def _record(
             steps=result.steps,
             epochs=result.epochs,
             seconds_per_step=result.train_seconds / max(result.steps, 1),
+            train_step=result.train_step,
         ),
         notes=f"stopped: {result.stop_reason}; best validation epoch {result.best_epoch}"
         + ("; resumed from a checkpoint" if result.resumed else ""),

@@ -31,6 +31,7 @@ from mlip_bench.train.checkpoint import (
     rng_states,
     save_checkpoint,
 )
+from mlip_bench.train.compiled_step import CompiledLossGradient
 from mlip_bench.train.ema import ExponentialMovingAverage
 from mlip_bench.train.loss import EnergyForceLoss
 from mlip_bench.train.protocols import Protocol
@@ -51,6 +52,8 @@ class TrainingResult:
     stop_rule: str = "unknown"
     resumed: bool = False
     history: list[dict[str, float]] = field(default_factory=list)
+    #: how the training steps ran: "eager", "compiled" (see compiled_step.py) or "eager (why)"
+    train_step: str = "eager"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,6 +98,7 @@ class Trainer:
         label: str = "train",
         device: str = "cpu",
         metadata: dict[str, Any] | None = None,
+        compile_step: bool = False,
     ):
         if not len(train_graphs):
             raise TrainingError("no training frames; use a larger --n-train")
@@ -120,6 +124,9 @@ class Trainer:
             protocol.resolved_force_weight(mean_atoms),
             float(potential.statistics.force_rms_ev_per_a),
         )
+        #: ``compile_step``: loss and gradient from one compiled graph (compiled_step.py); the
+        #: numerics are the eager step's up to floating-point summation order
+        self.compiled_step = CompiledLossGradient(self.potential, self.loss_fn) if compile_step else None
         self.optimizer = torch.optim.Adam(
             potential.parameters(),
             lr=protocol.learning_rate_for(getattr(getattr(potential, "config", None), "model", "")),
@@ -274,16 +281,24 @@ class Trainer:
         batch = collate([self.train_graphs[i] for i in indices]).to(self.device)
         self.potential.train()
         self.optimizer.zero_grad(set_to_none=True)
-        prediction = self.potential(batch, compute_forces=True, training=True)
-        terms = self.loss_fn(prediction, batch)
-        loss = float(terms.total.detach())
+        compiled = self.compiled_step(batch) if self.compiled_step is not None else None
+        if compiled is None:
+            prediction = self.potential(batch, compute_forces=True, training=True)
+            total = self.loss_fn(prediction, batch).total
+        else:
+            total, _, _, gradients = compiled
+        loss = float(total.detach())
         if not math.isfinite(loss):
             raise self._diverged(f"loss is {loss}")
         if self.reference_loss is not None and loss > self.protocol.explode_factor * self.reference_loss:
             raise self._diverged(
                 f"loss {loss:.3g} exploded above {self.protocol.explode_factor:g} x the first epoch's {self.reference_loss:.3g}"
             )
-        terms.total.backward()
+        if compiled is None:
+            total.backward()
+        else:
+            for parameter, gradient in zip(self.compiled_step.parameters, gradients):
+                parameter.grad = gradient
         grads = [p.grad for p in self._trainable if p.grad is not None]
         # one check for all gradients: a norm is finite only when every entry is
         if grads and not bool(torch.stack(torch._foreach_norm(grads)).isfinite().all()):
@@ -379,6 +394,13 @@ class Trainer:
         self.history.append({"epoch": self.epoch, "step": self.step, "train_loss": train_loss, "lr": lr, **val})
         return val
 
+    @property
+    def train_step_mode(self) -> str:
+        """ "eager", "compiled", or "eager (why the compiled step was not used)"."""
+        if self.compiled_step is None:
+            return "eager"
+        return f"eager ({self.compiled_step.fallback})" if self.compiled_step.fallback else "compiled"
+
     def _result(self, stop_reason: str, stop_rule: str = "unknown") -> TrainingResult:
         return TrainingResult(
             steps=self.step,
@@ -390,4 +412,5 @@ class Trainer:
             stop_rule=stop_rule or "unknown",
             resumed=self.resumed,
             history=list(self.history),
+            train_step=self.train_step_mode,
         )

@@ -140,3 +140,21 @@ def test_killed_sweep_resumes_without_repeating_completed_cells(tmp_path: Path) 
     starts = Counter(rid for word, rid in fake.read_calls(out) if word == "start")
     assert all(starts[rid] == 1 for rid in done_before)
     assert f"{len(done_before)} already complete" in rerun.stderr
+
+
+def test_compile_step_reaches_the_workers_through_their_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlip_bench.train.harness import COMPILE_STEP_VARIABLE, compile_step_requested
+
+    monkeypatch.setenv(COMPILE_STEP_VARIABLE, "0")  # restored after the test, whatever the sweep sets
+    path = write_sweep(tmp_path / "s.yaml")
+    assert main(["sweep", str(path), "--dry-run", "--out", str(tmp_path / "out")]) == 0
+    assert not compile_step_requested()
+    assert main(["sweep", str(path), "--dry-run", "--compile-step", "--out", str(tmp_path / "out")]) == 0
+    assert compile_step_requested()  # spawned and submitted workers inherit it
+    monkeypatch.setenv(COMPILE_STEP_VARIABLE, "0")
+    # or the sweep file asks for it
+    asked = write_sweep(tmp_path / "c.yaml", compile_step=True)
+    assert main(["sweep", str(asked), "--dry-run", "--out", str(tmp_path / "out")]) == 0
+    assert compile_step_requested()

@@ -164,3 +164,24 @@ def test_a_raised_cap_continues_budget_ended_runs_from_their_final_state(tmp_pat
     # another learning rate is another run: its checkpoint is refused, not continued
     protocol.write_text("extends: smoke\nmax_steps: 40\nlearning_rate: 0.5\n")
     assert not record_continues(longer, str(protocol))
+
+
+def test_compiled_steps_are_asked_for_by_argument_or_by_the_sweep_environment(
+    tmp_path, baselines, toy_root, monkeypatch
+):
+    import torch
+
+    from mlip_bench.train.harness import COMPILE_STEP_VARIABLE
+
+    monkeypatch.setattr(torch, "compile", lambda graph, **kwargs: graph)  # the traced graph itself: fast
+    out = tmp_path / "out"
+    eager = run_cell("pairmlp", "toy", 10, 0, "smoke", out, root=toy_root, overrides={"max_steps": 4})
+    assert eager.timings.train_step == "eager"
+    compiled = run_cell("pairmlp", "toy", 10, 1, "smoke", out, root=toy_root, compile_step=True)
+    assert compiled.timings.train_step == "compiled"
+    # a sweep worker is told by the environment ``mlip-bench sweep --compile-step`` sets
+    monkeypatch.setenv(COMPILE_STEP_VARIABLE, "1")
+    from_sweep = run_cell("pairmlp", "toy", 10, 2, "smoke", out, root=toy_root)
+    assert from_sweep.timings.train_step == "compiled"
+    # the protocol and run id do not change: it is how a step is computed, not what
+    assert from_sweep.protocol == "smoke" and from_sweep.run_id == run_id("pairmlp", "toy", 10, 2, "smoke")

@@ -1,0 +1,156 @@
+"""A training step's loss and parameter gradient as one compiled graph.
+
+A force-matched loss needs a double backward: forces are -dE/dr with ``create_graph``, and the
+loss on them is differentiated again with respect to the weights. ``torch.compile`` refuses that
+(aot_autograd has no double backward), so :class:`CompiledLossGradient` first traces the whole
+chain (energy forward, forces, loss, and the gradient of the loss with respect to every trainable
+parameter) into one flat aten graph with ``make_fx``, symbolic in the batch's sizes, and then
+compiles that graph with Inductor. At run time the graph is a plain function with no autograd:
+weights in, (loss, its two MSE parts, gradients) out. The mathematics is the eager step's; only
+floating-point summation order differs (relative gradient differences ~1e-6 in float32).
+
+Safety: each trace is checked once against the eager step on the batch it was traced on, and is
+keyed by what a trace may have specialised on (number of structures, number of atoms,
+periodicity), so a batch of another shape gets its own trace. A model that cannot be traced
+(e.g. data-dependent triplet counts) or a mismatch falls back to the eager step, with the reason
+kept in :attr:`CompiledLossGradient.fallback`.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+from mlip_bench.train.loss import EnergyForceLoss
+
+#: relative tolerance of the one-off check of a new trace against the eager step (float32 sums)
+CHECK_RTOL = 1e-3
+
+
+class CompiledLossGradient:
+    """``(batch) -> (total loss, energy MSE, force MSE, gradients)`` for ``potential`` under
+    ``loss_fn``, the gradients in the order of :attr:`parameters` (the trainable parameters).
+    Returns ``None`` when the step must run eagerly (see :attr:`fallback`)."""
+
+    def __init__(self, potential: torch.nn.Module, loss_fn: EnergyForceLoss, compile_graph: bool = True):
+        self.potential = potential
+        self.loss_fn = loss_fn
+        self.compile_graph = compile_graph
+        self.names = [name for name, p in potential.named_parameters() if p.requires_grad]
+        self.parameters = [p for p in potential.parameters() if p.requires_grad]
+        self.fallback = ""  # why the step runs eagerly; empty while compiled steps are in use
+        self._graphs: dict[tuple, Any] = {}
+
+    def __call__(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]] | None:
+        if self.fallback:
+            return None
+        inputs, key = self._inputs(batch)
+        graph = self._graphs.get(key)
+        if graph is None:
+            try:
+                graph = self._build(inputs, batch)
+            except Exception as err:  # untraceable model: train eagerly, say why
+                first_line = (str(err).strip().splitlines() or [""])[0][:200]
+                self.fallback = f"compile failed ({type(err).__name__}: {first_line})"
+                return None
+            if graph is None:
+                return None
+            self._graphs[key] = graph
+        total, energy_mse, force_mse, *grads = graph([p.detach() for p in self.parameters], *inputs)
+        return total, energy_mse, force_mse, list(grads)
+
+    # -- tracing ----------------------------------------------------------------------------------
+    def _inputs(self, batch: Any) -> tuple[tuple, tuple]:
+        """The per-batch tensors the graph takes, and the trace key."""
+        potential = self.potential
+        species = potential.species_of(batch.z)
+        pos = batch.pos.to(potential.dtype)
+        src, dst = batch.edge_index
+        periodic = bool(batch.cell_shift.numel()) and bool(batch.pbc.any())
+        offsets = torch.zeros((len(src), 3), dtype=pos.dtype, device=pos.device)
+        if periodic:
+            cells = batch.cell.reshape(-1, 3, 3)[batch.batch[dst]]
+            offsets = torch.einsum("ek,ekc->ec", batch.cell_shift.to(pos.dtype), cells.to(pos.dtype))
+        num_graphs = int(batch.natoms.numel())
+        e0 = torch.zeros(num_graphs, dtype=torch.float64, device=pos.device).index_add(
+            0, batch.batch, potential.e0[species]
+        )
+        inputs = (pos, batch.z, species, batch.edge_index, batch.batch, offsets, e0, batch.energy, batch.forces)
+        return inputs, (num_graphs, int(pos.shape[0]), periodic)
+
+    def _function(self):
+        potential, loss_fn, trained = self.potential, self.loss_fn, self.parameters
+
+        def loss_and_gradient(params, pos, z, species, edge_index, batch_index, offsets, e0, energy, forces):
+            pos = pos.detach().requires_grad_(True)
+            src, dst = edge_index
+            vec = pos[src] - pos[dst] + offsets
+            # numbers_checked: species_of() has mapped every atomic number to a trained species
+            data = types.SimpleNamespace(
+                z=z, species=species, edge_index=edge_index, batch=batch_index, pos=pos, numbers_checked=True
+            )
+            with _parameters_replaced(potential, {id(p): v for p, v in zip(trained, params)}):
+                atomic = potential.atomic_energy(data, vec, species)
+            interaction = torch.zeros(e0.shape[0], dtype=atomic.dtype, device=atomic.device).index_add(
+                0, batch_index, atomic
+            )
+            (grad,) = torch.autograd.grad(interaction.sum(), pos, create_graph=True)
+            prediction = {"energy": interaction.to(torch.float64) + e0, "forces": -grad}
+            total, energy_mse, force_mse = loss_fn.tensors(prediction, energy, forces)
+            grads = torch.autograd.grad(total, params, allow_unused=True)
+            grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+            return (total, energy_mse, force_mse, *grads)
+
+        return loss_and_gradient
+
+    def _build(self, inputs: tuple, batch: Any):
+        from torch.fx.experimental.proxy_tensor import make_fx
+
+        params = [p.detach().requires_grad_(True) for p in self.parameters]
+        traced = make_fx(self._function(), tracing_mode="symbolic", _allow_non_fake_inputs=True)(params, *inputs)
+        graph = torch.compile(traced, dynamic=True) if self.compile_graph else traced
+        total, _, _, *grads = graph([p.detach() for p in self.parameters], *inputs)
+        reason = self._check(total, grads, batch)
+        if reason:
+            self.fallback = reason
+            return None
+        return graph
+
+    def _check(self, total: torch.Tensor, grads: list[torch.Tensor], batch: Any) -> str:
+        """Empty when the graph's loss and gradients match the eager step's on ``batch``."""
+        for p in self.parameters:
+            p.grad = None
+        prediction = self.potential(batch, compute_forces=True, training=True)
+        eager = self.loss_fn(prediction, batch).total
+        eager_grads = torch.autograd.grad(eager, self.parameters, allow_unused=True)
+        if not torch.allclose(total.detach(), eager.detach(), rtol=CHECK_RTOL, atol=0.0):
+            return f"compiled loss {float(total):.6g} differs from the eager {float(eager):.6g}"
+        for name, g, ref in zip(self.names, grads, eager_grads):
+            ref = torch.zeros_like(g) if ref is None else ref
+            scale = float(ref.abs().max())
+            if float((g - ref).abs().max()) > CHECK_RTOL * max(scale, 1e-12):
+                return f"compiled gradient of {name} differs from the eager one"
+        return ""
+
+
+@contextmanager
+def _parameters_replaced(module: torch.nn.Module, values: dict[int, torch.Tensor]) -> Iterator[None]:
+    """Within the block, every parameter of ``module`` whose ``id`` is a key of ``values`` is
+    that value instead. Each (sub-module, name) slot is swapped once and restored, so a module
+    shared under two names (SchNet's filter networks) gets its own weights back (``functional_call``
+    by name restores a shared slot twice and can leave a traced stand-in behind)."""
+    saved = []
+    try:
+        for sub in module.modules():  # each shared sub-module once
+            for name, param in sub._parameters.items():
+                if param is not None and id(param) in values:
+                    saved.append((sub, name, param))
+                    sub._parameters[name] = values[id(param)]
+        yield
+    finally:
+        for sub, name, param in saved:
+            sub._parameters[name] = param
