@@ -67,7 +67,7 @@ class Timings(BaseModel):
     epochs: int
     seconds_per_step: float = 0.0
     #: how the training steps ran: "eager", "compiled" (one Inductor graph for loss and gradient)
-    #: or "eager (why compiling was not possible)"
+    #: or "eager (why compiling was not possible)"; a run resumed in another mode: "eager, then compiled"
     train_step: str = "eager"
 
 

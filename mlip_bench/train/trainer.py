@@ -167,6 +167,8 @@ class Trainer:
         self.best_ema_state: dict[str, torch.Tensor] | None = None
         self.history: list[dict[str, float]] = []
         self.resumed = False
+        #: how the steps before this process's ran (from the checkpoint): "eager", "compiled", ...
+        self.earlier_train_steps: list[str] = []
 
     # -- checkpointing -------------------------------------------------------------------------
     def _state(self, finished: bool, stop_reason: str = "", stop_rule: str = "") -> dict[str, Any]:
@@ -192,6 +194,7 @@ class Trainer:
             "finished": finished,
             "stop_reason": stop_reason,
             "stop_rule": stop_rule,
+            "train_steps": self._train_steps_so_far(),
         }
 
     def _restore(self, path: Path) -> dict[str, Any]:
@@ -219,6 +222,8 @@ class Trainer:
         ):
             setattr(self, key, state[key])
         self.last_validation_step = int(state.get("last_validation_step", self.step))
+        # checkpoints from before compiled steps existed were trained eagerly
+        self.earlier_train_steps = list(state.get("train_steps", ["eager"] if self.step else []))
         self.resumed = True
         return state
 
@@ -396,10 +401,17 @@ class Trainer:
 
     @property
     def train_step_mode(self) -> str:
-        """ "eager", "compiled", or "eager (why the compiled step was not used)"."""
+        """How this process's steps ran: "eager", "compiled", or "eager (why not compiled)"."""
         if self.compiled_step is None:
             return "eager"
         return f"eager ({self.compiled_step.fallback})" if self.compiled_step.fallback else "compiled"
+
+    def _train_steps_so_far(self) -> list[str]:
+        """The step modes of the whole run in order, each once (a run resumed in another mode has two)."""
+        modes = list(self.earlier_train_steps)
+        if not modes or modes[-1] != self.train_step_mode:
+            modes.append(self.train_step_mode)
+        return modes
 
     def _result(self, stop_reason: str, stop_rule: str = "unknown") -> TrainingResult:
         return TrainingResult(
@@ -412,5 +424,5 @@ class Trainer:
             stop_rule=stop_rule or "unknown",
             resumed=self.resumed,
             history=list(self.history),
-            train_step=self.train_step_mode,
+            train_step=", then ".join(self._train_steps_so_far()),
         )

@@ -138,3 +138,12 @@ def test_inductor_compiled_nequip_step_matches_eager_in_float32():
         assert torch.allclose(out[0], eager_total, rtol=1e-5)
         for g, ref in zip(out[3], eager_grads):
             assert torch.allclose(g, ref, rtol=1e-3, atol=1e-5 * float(ref.abs().max()) + 1e-8)
+
+
+def test_a_run_resumed_with_compiled_steps_says_it_began_eagerly(tmp_path, baselines, monkeypatch):
+    monkeypatch.setattr(torch, "compile", lambda graph, **kwargs: graph)
+    first = _toy_trainer(tmp_path, compile_step=False, max_steps=10).fit()
+    assert first.train_step == "eager"
+    resumed = _toy_trainer(tmp_path, compile_step=True, max_steps=20).fit()
+    assert resumed.resumed and resumed.steps == 20
+    assert resumed.train_step == "eager, then compiled"
