@@ -129,11 +129,18 @@ class CompiledLossGradient:
         eager_grads = torch.autograd.grad(eager, self.parameters, allow_unused=True)
         if not torch.allclose(total.detach(), eager.detach(), rtol=CHECK_RTOL, atol=0.0):
             return f"compiled loss {float(total):.6g} differs from the eager {float(eager):.6g}"
+        eager_grads = [torch.zeros_like(g) if ref is None else ref for g, ref in zip(grads, eager_grads)]
+        # float32 noise: a gradient that nearly cancels (a converged model's per-species shift)
+        # differs by summation order far above its own size, so each tensor is held to its own
+        # scale plus a share of the largest gradient, and the whole gradient to its norm
+        largest = max(float(ref.abs().max()) for ref in eager_grads)
         for name, g, ref in zip(self.names, grads, eager_grads):
-            ref = torch.zeros_like(g) if ref is None else ref
-            scale = float(ref.abs().max())
-            if float((g - ref).abs().max()) > CHECK_RTOL * max(scale, 1e-12):
+            if float((g - ref).abs().max()) > CHECK_RTOL * (float(ref.abs().max()) + largest):
                 return f"compiled gradient of {name} differs from the eager one"
+        difference = torch.sqrt(sum(((g - ref).double() ** 2).sum() for g, ref in zip(grads, eager_grads)))
+        norm = torch.sqrt(sum((ref.double() ** 2).sum() for ref in eager_grads))
+        if float(difference) > CHECK_RTOL * max(float(norm), 1e-30):
+            return "compiled gradient differs from the eager one"
         return ""
 
 
