@@ -147,3 +147,20 @@ def test_a_run_resumed_with_compiled_steps_says_it_began_eagerly(tmp_path, basel
     resumed = _toy_trainer(tmp_path, compile_step=True, max_steps=20).fit()
     assert resumed.resumed and resumed.steps == 20
     assert resumed.train_step == "eager, then compiled"
+
+
+def test_the_check_of_a_new_trace_tolerates_summation_noise_but_not_a_wrong_gradient():
+    potential = testing.small_potential("nequip", l_max=1)
+    loss_fn = EnergyForceLoss(1.0, 10.0, float(potential.statistics.force_rms_ev_per_a))
+    step = CompiledLossGradient(potential, loss_fn, compile_graph=False)
+    batch = collate(_graphs(potential, testing.morse_frames(3)))
+    total, grads = _eager(potential, loss_fn, batch)
+    largest = max(float(g.abs().max()) for g in grads)
+    # float32-sized noise on every gradient, even one much smaller than the largest: accepted
+    noisy = [g + 1e-6 * largest * torch.sign(torch.randn_like(g)) for g in grads]
+    assert step._check(total, noisy, batch) == ""
+    # one gradient 10 % off: refused, and the message names it
+    index = step.names.index("species_scale")
+    wrong = [g * 1.1 if k == index else g for k, g in enumerate(grads)]
+    assert step._check(total, wrong, batch) == "compiled gradient of species_scale differs from the eager one"
+    assert "differs from the eager" in step._check(total * 1.01, grads, batch)
