@@ -24,7 +24,7 @@ from torch_geometric.nn.models import DimeNetPlusPlus, SchNet
 
 from mlip_bench.errors import ConfigError, ModelError
 from mlip_bench.models.registry import Network, register_network
-from mlip_bench.models.triplets import build_triplets, triplet_angles
+from mlip_bench.models.triplets import Triplets, build_triplets, triplet_angles
 
 #: PyG SchNet embeds atomic numbers with ``Embedding(100, ...)``, DimeNet with ``Embedding(95, ...)``
 _SCHNET_MAX_Z = 99
@@ -193,13 +193,21 @@ class DimeNetPlusPlusNetwork(Network):
         except ValueError as err:  # unknown activation name
             raise ConfigError(f"dimenet++: bad hyperparameter ({err})") from None
 
+    def graph_indices(self, data: Any) -> dict[str, torch.Tensor]:
+        """The triplets k -> j -> i as edge-index pairs ``idx_kj``, ``idx_ji`` (T,)."""
+        triplets = build_triplets(data.edge_index, data.z.numel(), getattr(data, "cell_shift", None))
+        return {"idx_kj": triplets.idx_kj, "idx_ji": triplets.idx_ji}
+
     def forward(self, data: Any, edge_vec: torch.Tensor) -> torch.Tensor:
         m = self.model
-        _check_numbers("dimenet++", data.z, _DIMENET_MAX_Z)
+        if not getattr(data, "numbers_checked", False):  # a compiled step checks before tracing
+            _check_numbers("dimenet++", data.z, _DIMENET_MAX_Z)
         num_nodes = data.z.numel()
         src, dst = data.edge_index  # j -> i
-        cell_shift = getattr(data, "cell_shift", None)
-        triplets = build_triplets(data.edge_index, num_nodes, cell_shift)
+        if getattr(data, "idx_kj", None) is not None:  # given by a compiled step (graph_indices)
+            triplets = Triplets(data.idx_kj, data.idx_ji)
+        else:
+            triplets = build_triplets(data.edge_index, num_nodes, getattr(data, "cell_shift", None))
         dist = edge_vec.norm(dim=-1)
         angle = triplet_angles(edge_vec, triplets)
         rbf = m.rbf(dist)

@@ -63,6 +63,13 @@ class Network(torch.nn.Module):
     def forward(self, data: Any, edge_vec: torch.Tensor) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
 
+    def graph_indices(self, data: Any) -> dict[str, torch.Tensor]:
+        """Index tensors this network derives from the graph alone, never from positions (e.g.
+        DimeNet++'s triplets). A compiled training step computes them outside its traced graph
+        and sets them on ``data`` under these names, so :meth:`forward` must use them when
+        present; their sizes may depend on the data, which a trace cannot follow. Default: none."""
+        return {}
+
 
 def register_network(name: str):
     """Class decorator: make a :class:`Network` available under ``name``."""

@@ -79,13 +79,22 @@ class CompiledLossGradient:
         e0 = torch.zeros(num_graphs, dtype=torch.float64, device=pos.device).index_add(
             0, batch.batch, potential.e0[species]
         )
+        indices = self._graph_indices(batch)
         inputs = (pos, batch.z, species, batch.edge_index, batch.batch, offsets, e0, batch.energy, batch.forces)
-        return inputs, (num_graphs, int(pos.shape[0]), periodic)
+        return inputs + tuple(indices.values()), (num_graphs, int(pos.shape[0]), periodic, tuple(indices))
+
+    def _graph_indices(self, batch: Any) -> dict[str, torch.Tensor]:
+        """The network's position-free index tensors (``Network.graph_indices``), made outside the trace."""
+        network = getattr(self.potential, "network", None)
+        make = getattr(network, "graph_indices", None)
+        return dict(make(batch)) if make is not None else {}
 
     def _function(self):
         potential, loss_fn, trained = self.potential, self.loss_fn, self.parameters
 
-        def loss_and_gradient(params, pos, z, species, edge_index, batch_index, offsets, e0, energy, forces):
+        index_names = list(self._graph_indices_names)
+
+        def loss_and_gradient(params, pos, z, species, edge_index, batch_index, offsets, e0, energy, forces, *indices):
             pos = pos.detach().requires_grad_(True)
             src, dst = edge_index
             vec = pos[src] - pos[dst] + offsets
@@ -93,6 +102,8 @@ class CompiledLossGradient:
             data = types.SimpleNamespace(
                 z=z, species=species, edge_index=edge_index, batch=batch_index, pos=pos, numbers_checked=True
             )
+            for name, index in zip(index_names, indices):
+                setattr(data, name, index)
             with _parameters_replaced(potential, {id(p): v for p, v in zip(trained, params)}):
                 atomic = potential.atomic_energy(data, vec, species)
             interaction = torch.zeros(e0.shape[0], dtype=atomic.dtype, device=atomic.device).index_add(
@@ -111,6 +122,7 @@ class CompiledLossGradient:
         from torch.fx.experimental.proxy_tensor import make_fx
 
         params = [p.detach().requires_grad_(True) for p in self.parameters]
+        self._graph_indices_names = list(self._graph_indices(batch))
         traced = make_fx(self._function(), tracing_mode="symbolic", _allow_non_fake_inputs=True)(params, *inputs)
         graph = torch.compile(traced, dynamic=True) if self.compile_graph else traced
         total, _, _, *grads = graph([p.detach() for p in self.parameters], *inputs)

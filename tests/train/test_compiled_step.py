@@ -40,7 +40,7 @@ def _eager(potential, loss_fn, batch):
 
 @pytest.mark.parametrize(
     "model, kwargs",
-    [("nequip", {"l_max": 1}), ("nequip", {"l_max": 2, "parity": False}), ("schnet", {})],
+    [("nequip", {"l_max": 1}), ("nequip", {"l_max": 2, "parity": False}), ("schnet", {}), ("dimenet++", {})],
 )
 def test_traced_step_gives_the_eager_loss_and_gradients_for_every_batch_shape(model, kwargs):
     frames = testing.morse_frames(8) + _labelled([testing.random_molecule(seed=k, n=7) for k in range(3)])
