@@ -11,6 +11,7 @@ one that kills its worker while running alone is recorded as failed.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -141,6 +142,12 @@ def run_local(
                 pool.shutdown(wait=True, cancel_futures=True)
                 pool = new_pool()
     except BaseException:
+        # Ctrl-C in a terminal reaches the workers as well; a signal to the sweep alone (``kill
+        # -INT <pid>``) does not, and the interpreter would wait at exit for cells that run for
+        # hours: stop them (their checkpoints, written atomically, resume on the next run)
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            with contextlib.suppress(Exception):
+                process.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)

@@ -263,8 +263,11 @@ def test_ctrl_c_during_run_exits_130_with_one_line(env, tmp_path):
     assert lines(err) == ["error: interrupted; rerun to resume"], err
 
 
-def test_ctrl_c_during_sweep_exits_130_and_leaves_no_worker(env, tmp_path):
-    """Ctrl-C in a terminal reaches the whole process group: the sweep and its local workers."""
+@pytest.mark.parametrize("to_group", [True, False], ids=["ctrl-c-to-the-group", "kill-int-to-the-sweep-alone"])
+def test_ctrl_c_during_sweep_exits_130_and_leaves_no_worker(env, tmp_path, to_group):
+    """Ctrl-C in a terminal reaches the whole process group: the sweep and its local workers.
+    ``kill -INT`` of the sweep's pid alone must stop its workers too (they ignore nothing, but
+    only the sweep got the signal)."""
     from tests.sweep.sweep_files_for_tests import write_sweep
 
     out = tmp_path / "sweep-out"
@@ -290,7 +293,10 @@ def test_ctrl_c_during_sweep_exits_130_and_leaves_no_worker(env, tmp_path):
     while len(started()) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     assert proc.poll() is None and len(started()) == 2, proc.stderr.read() if proc.poll() is not None else ""
-    os.killpg(proc.pid, signal.SIGINT)
+    if to_group:
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert lines(err)[-1] == "error: interrupted; rerun to resume" and "Traceback" not in err, err
