@@ -119,8 +119,8 @@ def run_command(
     compile_step: bool = typer.Option(
         False,
         "--compile-step",
-        help="Compile each training step's loss and gradient into one graph (~1.7x faster steps on a CPU "
-        "for NequIP; same numerics up to summation order; a one-off compile of a few minutes per run).",
+        help="Compile each training step's loss and gradient into one graph (2-5x faster steps on a CPU, "
+        "benchmarks/results; same numerics up to summation order; a one-off compile of a few minutes per run).",
     ),
 ) -> None:
     """Train MODEL on every requested training size and seed; rerun to resume or skip finished runs."""

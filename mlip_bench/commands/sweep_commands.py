@@ -44,8 +44,8 @@ def sweep(
     compile_step: bool | None = typer.Option(
         None,
         "--compile-step/--eager-step",
-        help="Train with each step's loss and gradient compiled into one graph (~1.7x faster steps on a "
-        "CPU for NequIP; same numerics up to summation order; a one-off compile of a few minutes per run). "
+        help="Train with each step's loss and gradient compiled into one graph (2-5x faster steps on a CPU, "
+        "benchmarks/results; same numerics up to summation order; a one-off compile of a few minutes per run). "
         "Default: the sweep file's compile_step, else eager.",
     ),
     out: Path | None = typer.Option(

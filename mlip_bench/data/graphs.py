@@ -116,11 +116,19 @@ def edge_vectors(data: Data | Batch) -> torch.Tensor:
     """Differentiable edge vectors r_ij (E, 3) in Å, centre i to neighbour j (see module doc)."""
     src, dst = data.edge_index
     vectors = data.pos[src] - data.pos[dst]
-    if data.cell_shift.numel() and bool(data.pbc.any()):
-        batch = getattr(data, "batch", None)
-        if batch is None:
-            cells = data.cell.reshape(1, 3, 3).expand(len(dst), 3, 3)
-        else:
-            cells = data.cell.reshape(-1, 3, 3)[batch[dst]]
-        vectors = vectors + torch.einsum("ek,ekc->ec", data.cell_shift.to(vectors.dtype), cells.to(vectors.dtype))
-    return vectors
+    offsets = image_offsets(data, vectors.dtype)
+    return vectors if offsets is None else vectors + offsets
+
+
+def image_offsets(data: Data | Batch, dtype: torch.dtype) -> torch.Tensor | None:
+    """The periodic-image part of each edge vector (E, 3) in Å, cell_shift times its structure's
+    cell, or None for a graph without periodic images. It does not depend on positions."""
+    if not (data.cell_shift.numel() and bool(data.pbc.any())):
+        return None
+    dst = data.edge_index[1]
+    batch = getattr(data, "batch", None)
+    if batch is None:
+        cells = data.cell.reshape(1, 3, 3).expand(len(dst), 3, 3)
+    else:
+        cells = data.cell.reshape(-1, 3, 3)[batch[dst]]
+    return torch.einsum("ek,ekc->ec", data.cell_shift.to(dtype), cells.to(dtype))

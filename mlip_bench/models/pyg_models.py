@@ -207,7 +207,7 @@ class DimeNetPlusPlusNetwork(Network):
         if getattr(data, "idx_kj", None) is not None:  # given by a compiled step (graph_indices)
             triplets = Triplets(data.idx_kj, data.idx_ji)
         else:
-            triplets = build_triplets(data.edge_index, num_nodes, getattr(data, "cell_shift", None))
+            triplets = Triplets(**self.graph_indices(data))
         dist = edge_vec.norm(dim=-1)
         angle = triplet_angles(edge_vec, triplets)
         rbf = m.rbf(dist)

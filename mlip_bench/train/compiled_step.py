@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from mlip_bench.data.graphs import image_offsets
 from mlip_bench.train.loss import EnergyForceLoss
 
 #: relative tolerance of the one-off check of a new trace against the eager step (float32 sums)
@@ -52,7 +53,7 @@ class CompiledLossGradient:
         graph = self._graphs.get(key)
         if graph is None:
             try:
-                graph = self._build(inputs, batch)
+                graph = self._build(inputs, batch, index_names=key[-1])
             except Exception as err:  # untraceable model: train eagerly, say why
                 first_line = (str(err).strip().splitlines() or [""])[0][:200]
                 self.fallback = f"compile failed ({type(err).__name__}: {first_line})"
@@ -69,18 +70,17 @@ class CompiledLossGradient:
         potential = self.potential
         species = potential.species_of(batch.z)
         pos = batch.pos.to(potential.dtype)
-        src, dst = batch.edge_index
-        periodic = bool(batch.cell_shift.numel()) and bool(batch.pbc.any())
-        offsets = torch.zeros((len(src), 3), dtype=pos.dtype, device=pos.device)
-        if periodic:
-            cells = batch.cell.reshape(-1, 3, 3)[batch.batch[dst]]
-            offsets = torch.einsum("ek,ekc->ec", batch.cell_shift.to(pos.dtype), cells.to(pos.dtype))
+        offsets = image_offsets(batch, pos.dtype)
+        periodic = offsets is not None
+        if offsets is None:
+            offsets = torch.zeros((batch.edge_index.shape[1], 3), dtype=pos.dtype, device=pos.device)
         num_graphs = int(batch.natoms.numel())
         e0 = torch.zeros(num_graphs, dtype=torch.float64, device=pos.device).index_add(
             0, batch.batch, potential.e0[species]
         )
         indices = self._graph_indices(batch)
         inputs = (pos, batch.z, species, batch.edge_index, batch.batch, offsets, e0, batch.energy, batch.forces)
+        # the key ends with the index tensors' names, which the trace needs
         return inputs + tuple(indices.values()), (num_graphs, int(pos.shape[0]), periodic, tuple(indices))
 
     def _graph_indices(self, batch: Any) -> dict[str, torch.Tensor]:
@@ -89,10 +89,10 @@ class CompiledLossGradient:
         make = getattr(network, "graph_indices", None)
         return dict(make(batch)) if make is not None else {}
 
-    def _function(self):
+    def _function(self, index_names: tuple[str, ...]):
+        """The step as a function of (parameters, batch tensors, the network's index tensors named
+        ``index_names``), for ``make_fx``."""
         potential, loss_fn, trained = self.potential, self.loss_fn, self.parameters
-
-        index_names = list(self._graph_indices_names)
 
         def loss_and_gradient(params, pos, z, species, edge_index, batch_index, offsets, e0, energy, forces, *indices):
             pos = pos.detach().requires_grad_(True)
@@ -118,12 +118,13 @@ class CompiledLossGradient:
 
         return loss_and_gradient
 
-    def _build(self, inputs: tuple, batch: Any):
+    def _build(self, inputs: tuple, batch: Any, index_names: tuple[str, ...]):
         from torch.fx.experimental.proxy_tensor import make_fx
 
         params = [p.detach().requires_grad_(True) for p in self.parameters]
-        self._graph_indices_names = list(self._graph_indices(batch))
-        traced = make_fx(self._function(), tracing_mode="symbolic", _allow_non_fake_inputs=True)(params, *inputs)
+        traced = make_fx(self._function(index_names), tracing_mode="symbolic", _allow_non_fake_inputs=True)(
+            params, *inputs
+        )
         graph = torch.compile(traced, dynamic=True) if self.compile_graph else traced
         total, _, _, *grads = graph([p.detach() for p in self.parameters], *inputs)
         reason = self._check(total, grads, batch)
@@ -134,8 +135,6 @@ class CompiledLossGradient:
 
     def _check(self, total: torch.Tensor, grads: list[torch.Tensor], batch: Any) -> str:
         """Empty when the graph's loss and gradients match the eager step's on ``batch``."""
-        for p in self.parameters:
-            p.grad = None
         prediction = self.potential(batch, compute_forces=True, training=True)
         eager = self.loss_fn(prediction, batch).total
         eager_grads = torch.autograd.grad(eager, self.parameters, allow_unused=True)

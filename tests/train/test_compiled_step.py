@@ -88,7 +88,7 @@ def test_an_untraceable_model_trains_eagerly_and_says_why(tmp_path, baselines, m
     def refuse(*args, **kwargs):
         raise RuntimeError("data-dependent size\nmore detail")
 
-    monkeypatch.setattr(trainer.compiled_step, "_function", lambda: refuse)
+    monkeypatch.setattr(trainer.compiled_step, "_function", lambda index_names: refuse)
     result = trainer.fit()
     assert result.steps == 20
     assert result.train_step == "eager (compile failed (RuntimeError: data-dependent size))"
