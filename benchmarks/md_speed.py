@@ -1,6 +1,7 @@
 """MD speed: steps/s of our NequIP ASE calculator, and of official nequip's, on the same structure.
 
     nice -n 19 python benchmarks/md_speed.py --out benchmarks/results/md_speed.json [--steps 300]
+    python benchmarks/md_speed.py --compiled --no-reference --lmax 1 2 --out benchmarks/results/md_speed_compiled.json
 
 Per molecule (an rMD17 ethanol frame from the embedded demo store, an MD17 aspirin frame from
 ``../shared/data/md17``) and per l_max (0 and 1): ASE velocity Verlet (0.5 fs, Maxwell-Boltzmann
@@ -11,6 +12,10 @@ velocities at 300 K, seeded) with
 - ``nequip``: official nequip's ``NequIPCalculator`` around ``NequIPGNNModel`` with the same
   hyperparameters and its default neighbour-list transforms, when ``nequip`` imports (the ``bench``
   extra, ``pip install 'nequip>=0.19,<0.20'``); otherwise the JSON says why and only ours is timed.
+
+``--compiled`` adds ``mlip-bench compiled`` rows: the same calculator with ``compile=True``
+(``mlip-bench md --compile``), with the one-off compile time (first force call) and the speed-up
+over the eager row; ``--no-reference`` skips official nequip.
 
 The models are untrained (random weights, seeded): an MD step costs the same whatever the weights,
 and untrained models are fine for a few hundred steps from an equilibrium frame. Each timing is
@@ -138,6 +143,26 @@ def time_md(calc, atoms, steps: int, warmup: int, repeats: int, seed: int = 0) -
     }
 
 
+def compiled_row(potential, atoms, eager_row: dict, args) -> dict:
+    """The ``mlip-bench compiled`` row: compile time, steps/s, speed-up over ``eager_row``."""
+    from mlip_bench.calculator import MlipCalculator
+
+    calc = MlipCalculator(potential, compile=True)
+    a = atoms.copy()
+    a.calc = calc
+    t0 = time.perf_counter()
+    eager_forces = MlipCalculator(potential).get_forces(atoms.copy())
+    forces = a.get_forces()  # traces, compiles and checks the graph
+    row = {k: eager_row[k] for k in ("molecule", "atoms", "l_max")}
+    row["implementation"] = "mlip-bench compiled"
+    row["compile_seconds"] = round(time.perf_counter() - t0, 1)
+    row["force_evaluation"] = calc.force_evaluation
+    row["max_force_difference_ev_per_a"] = float(np.abs(forces - eager_forces).max())
+    row.update(time_md(calc, atoms, args.steps, args.warmup, args.repeats))
+    row["speed_vs_eager"] = round(row["steps_per_second_best"] / eager_row["steps_per_second_best"], 3)
+    return row
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="JSON file to write (default: print only)")
@@ -146,6 +171,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--lmax", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--compiled", action="store_true", help="also time compiled force evaluation")
+    parser.add_argument("--no-reference", action="store_true", help="do not time official nequip")
     args = parser.parse_args(argv)
 
     import ase
@@ -158,6 +185,8 @@ def main(argv: list[str] | None = None) -> dict:
     reference_status = "available"
     nequip_version = None
     try:
+        if args.no_reference:
+            raise RuntimeError("--no-reference")
         import nequip
         from nequip.utils.global_state import set_global_state
 
@@ -177,6 +206,9 @@ def main(argv: list[str] | None = None) -> dict:
             row.update(time_md(calc, atoms, args.steps, args.warmup, args.repeats))
             rows.append(row)
             print(json.dumps(row), flush=True)
+            if args.compiled:
+                rows.append(compiled_row(calc.potential, atoms, row, args))
+                print(json.dumps(rows[-1]), flush=True)
             if nequip_version is None:
                 continue
             row = {"molecule": name, "atoms": len(atoms), "l_max": l_max, "implementation": f"nequip {nequip_version}"}
@@ -198,6 +230,7 @@ def main(argv: list[str] | None = None) -> dict:
         "benchmark": "md_speed",
         "description": "ASE velocity Verlet steps/s (neighbour list + energy/forces + integration), "
         f"{TIMESTEP_FS} fs, untrained CPU-size NequIP (4 layers, 32 features, r_max 4 Å, float32)",
+        "command": "python benchmarks/md_speed.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "reference": reference_status,
         "threads": args.threads,
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count()},

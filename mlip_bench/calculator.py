@@ -13,6 +13,7 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from mlip_bench.data.frame import Frame
 from mlip_bench.data.graphs import collate, frame_to_graph
 from mlip_bench.errors import ModelError
+from mlip_bench.models.compiled_forces import CompiledForces
 from mlip_bench.models.loading import load_potential
 from mlip_bench.models.potential import Potential
 
@@ -24,11 +25,18 @@ class MlipCalculator(Calculator):
     ``energy`` and ``free_energy`` (eV; the same number, no electronic entropy), ``forces`` (eV/Å)
     and, for fully periodic cells, ``stress`` (eV/Å^3, ASE Voigt order xx yy zz yz xz xy, the
     derivative of the energy with respect to strain divided by the volume).
+
+    ``compile=True`` evaluates energy and forces through one compiled graph
+    (:class:`~mlip_bench.models.compiled_forces.CompiledForces`: a one-off compile, then ~2x faster
+    MD steps on a CPU); stress, an untraceable model or a failed check stay eager.
+    :attr:`force_evaluation` says which ran.
     """
 
     implemented_properties = ["energy", "free_energy", "forces", "stress"]
 
-    def __init__(self, potential_or_path: Potential | str | Path, device: str = "cpu", **kwargs: Any):
+    def __init__(
+        self, potential_or_path: Potential | str | Path, device: str = "cpu", compile: bool = False, **kwargs: Any
+    ):
         super().__init__(**kwargs)
         if isinstance(potential_or_path, (str, Path)):
             potential = load_potential(potential_or_path, map_location=device)
@@ -41,6 +49,14 @@ class MlipCalculator(Calculator):
         self.device = torch.device(device)
         self.potential = potential.to(self.device).eval()
         self.r_max = float(potential.config.r_max)
+        self.compiled = CompiledForces(self.potential) if compile else None
+
+    @property
+    def force_evaluation(self) -> str:
+        """``compiled``, ``eager``, or ``eager (why)`` when compiling was asked for and refused."""
+        if self.compiled is None:
+            return "eager"
+        return f"eager ({self.compiled.fallback})" if self.compiled.fallback else "compiled"
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
         super().calculate(atoms, properties, system_changes)
@@ -58,7 +74,11 @@ class MlipCalculator(Calculator):
 
             raise PropertyNotImplementedError("stress needs a fully periodic cell (pbc on all three axes)")
         graph = collate([frame_to_graph(frame, self.r_max, self.potential.dtype)]).to(self.device)
-        out = self.potential(graph, compute_forces=True, compute_stress=want_stress)
+        compiled = self.compiled(graph) if self.compiled is not None and not want_stress else None
+        if compiled is not None:
+            out = {"energy": compiled[0], "forces": compiled[1]}
+        else:
+            out = self.potential(graph, compute_forces=True, compute_stress=want_stress)
         energy = float(out["energy"].detach().cpu().sum())
         self.results["energy"] = energy
         self.results["free_energy"] = energy

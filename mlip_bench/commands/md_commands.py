@@ -97,6 +97,13 @@ def md_command(
     ),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (default: torch's)."),
+    compile_forces: bool = typer.Option(
+        False,
+        "--compile/--eager",
+        help="Evaluate energy and forces through one compiled graph: a one-off compile of about a minute, "
+        "then ~1.8x the MD steps/s on a CPU (benchmarks/md_speed.py); checked once against the eager "
+        "forces, eager if that fails. The record's speed.force_evaluation says which ran.",
+    ),
     only_model: Optional[list[str]] = typer.Option(
         None, "--model", "-m", help="With --sweep: only this model's runs (repeatable; label or registry name)."
     ),
@@ -144,6 +151,7 @@ def md_command(
         checkpoint_every=checkpoint_every,
         device=device,
         reference_interval_fs=reference_interval_fs,
+        compile_forces=compile_forces,
     )
     command = " ".join(["mlip-bench", *sys.argv[1:]])
     if sweep is not None:
@@ -193,7 +201,9 @@ def md_command(
         console.print(f"  D({symbol}) = {d:.3e} cm²/s")
     for name, why in ob.not_available.items():
         console.print(f"  [dim]{name}: not available ({why})[/]")
-    console.print(f"  speed {sp.steps_per_second:.1f} steps/s, {sp.ns_per_day:.3f} ns/day")
+    console.print(
+        f"  speed {sp.steps_per_second:.1f} steps/s, {sp.ns_per_day:.3f} ns/day, {sp.force_evaluation} forces"
+    )
     print(f"record: {md_record_path(out, record.md_id)}")
 
 

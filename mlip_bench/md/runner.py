@@ -142,9 +142,9 @@ def check_species(model_species: list[int], numbers: np.ndarray, where: str, che
 # -- the calculator ----------------------------------------------------------------------------
 
 
-def guarded_calculator(potential, device: str = "cpu"):
+def guarded_calculator(potential, device: str = "cpu", compile: bool = False):
     """An :class:`MlipCalculator` that raises :class:`TrajectoryExploded` on non-finite or runaway
-    positions instead of building a neighbour list for them."""
+    positions instead of building a neighbour list for them (``compile``: compiled forces)."""
     from mlip_bench.calculator import MlipCalculator
 
     class _Guarded(MlipCalculator):
@@ -158,7 +158,7 @@ def guarded_calculator(potential, device: str = "cpu"):
 
             super().calculate(atoms, properties, system_changes or all_changes)
 
-    return _Guarded(potential, device=device)
+    return _Guarded(potential, device=device, compile=compile)
 
 
 # -- one replica -------------------------------------------------------------------------------
@@ -739,7 +739,7 @@ def run_md(
                 "settings": {
                     k: v
                     for k, v in settings.__dict__.items()
-                    if k not in ("checkpoint_every", "checkpoint_seconds", "device")
+                    if k not in ("checkpoint_every", "checkpoint_seconds", "device", "compile_forces")
                 },
                 "checkpoint": ckpt_sha,
                 "starts": [int(i) for i, _ in starts],
@@ -749,7 +749,7 @@ def run_md(
             default=str,
         ).encode()
     ).hexdigest()
-    calc = guarded_calculator(potential, device=settings.device)
+    calc = guarded_calculator(potential, device=settings.device, compile=settings.compile_forces)
     total = settings.steps * settings.replicas
     states: list[ReplicaState] = []
     checks: list[StabilityCheck] = []
@@ -795,6 +795,7 @@ def run_md(
         ns_per_day=steps_per_s * settings.timestep_fs * 1e-6 * 86400.0,
         wall_seconds=wall,
         threads=torch.get_num_threads(),
+        force_evaluation=calc.force_evaluation,
     )
     test = rec.metrics.get("test") if rec is not None else None
     from datetime import datetime, timezone

@@ -28,6 +28,8 @@ class MDSettingsInput:
     checkpoint_seconds: float = 60.0
     max_reference_frames: int = 1000
     device: str = "cpu"
+    #: evaluate energy and forces through one compiled graph (how, not what: not in the MD id)
+    compile_forces: bool = False
     #: time between consecutive reference frames (fs), for a reference diffusivity; None: unknown
     reference_interval_fs: float | None = None
 

@@ -146,6 +146,8 @@ class Speed(BaseModel):
     ns_per_day: float
     wall_seconds: float
     threads: int = 0
+    #: "eager", "compiled", or "eager (why)" when compiled forces were asked for and refused
+    force_evaluation: str = ""
 
 
 class MDRecord(BaseModel):

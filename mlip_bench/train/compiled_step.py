@@ -18,14 +18,11 @@ kept in :attr:`CompiledLossGradient.fallback`.
 
 from __future__ import annotations
 
-import types
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import torch
 
-from mlip_bench.data.graphs import image_offsets
+from mlip_bench.models.traced_energy import interaction_energy, parameters_replaced, trace_symbolic, traced_inputs
 from mlip_bench.train.loss import EnergyForceLoss
 
 #: relative tolerance of the one-off check of a new trace against the eager step (float32 sums)
@@ -66,28 +63,9 @@ class CompiledLossGradient:
 
     # -- tracing ----------------------------------------------------------------------------------
     def _inputs(self, batch: Any) -> tuple[tuple, tuple]:
-        """The per-batch tensors the graph takes, and the trace key."""
-        potential = self.potential
-        species = potential.species_of(batch.z)
-        pos = batch.pos.to(potential.dtype)
-        offsets = image_offsets(batch, pos.dtype)
-        periodic = offsets is not None
-        if offsets is None:
-            offsets = torch.zeros((batch.edge_index.shape[1], 3), dtype=pos.dtype, device=pos.device)
-        num_graphs = int(batch.natoms.numel())
-        e0 = torch.zeros(num_graphs, dtype=torch.float64, device=pos.device).index_add(
-            0, batch.batch, potential.e0[species]
-        )
-        indices = self._graph_indices(batch)
-        inputs = (pos, batch.z, species, batch.edge_index, batch.batch, offsets, e0, batch.energy, batch.forces)
-        # the key ends with the index tensors' names, which the trace needs
-        return inputs + tuple(indices.values()), (num_graphs, int(pos.shape[0]), periodic, tuple(indices))
-
-    def _graph_indices(self, batch: Any) -> dict[str, torch.Tensor]:
-        """The network's position-free index tensors (``Network.graph_indices``), made outside the trace."""
-        network = getattr(self.potential, "network", None)
-        make = getattr(network, "graph_indices", None)
-        return dict(make(batch)) if make is not None else {}
+        """The per-batch tensors the graph takes (:func:`traced_inputs`' plus the labels), and the trace key."""
+        tensors, indices, key = traced_inputs(self.potential, batch)
+        return tensors + (batch.energy, batch.forces) + tuple(indices.values()), key
 
     def _function(self, index_names: tuple[str, ...]):
         """The step as a function of (parameters, batch tensors, the network's index tensors named
@@ -96,19 +74,10 @@ class CompiledLossGradient:
 
         def loss_and_gradient(params, pos, z, species, edge_index, batch_index, offsets, e0, energy, forces, *indices):
             pos = pos.detach().requires_grad_(True)
-            src, dst = edge_index
-            vec = pos[src] - pos[dst] + offsets
-            # numbers_checked: species_of() has mapped every atomic number to a trained species
-            data = types.SimpleNamespace(
-                z=z, species=species, edge_index=edge_index, batch=batch_index, pos=pos, numbers_checked=True
-            )
-            for name, index in zip(index_names, indices):
-                setattr(data, name, index)
-            with _parameters_replaced(potential, {id(p): v for p, v in zip(trained, params)}):
-                atomic = potential.atomic_energy(data, vec, species)
-            interaction = torch.zeros(e0.shape[0], dtype=atomic.dtype, device=atomic.device).index_add(
-                0, batch_index, atomic
-            )
+            with parameters_replaced(potential, {id(p): v for p, v in zip(trained, params)}):
+                interaction = interaction_energy(
+                    potential, pos, z, species, edge_index, batch_index, offsets, e0, index_names, indices
+                )
             (grad,) = torch.autograd.grad(interaction.sum(), pos, create_graph=True)
             prediction = {"energy": interaction.to(torch.float64) + e0, "forces": -grad}
             total, energy_mse, force_mse = loss_fn.tensors(prediction, energy, forces)
@@ -119,12 +88,8 @@ class CompiledLossGradient:
         return loss_and_gradient
 
     def _build(self, inputs: tuple, batch: Any, index_names: tuple[str, ...]):
-        from torch.fx.experimental.proxy_tensor import make_fx
-
         params = [p.detach().requires_grad_(True) for p in self.parameters]
-        traced = make_fx(self._function(index_names), tracing_mode="symbolic", _allow_non_fake_inputs=True)(
-            params, *inputs
-        )
+        traced = trace_symbolic(self._function(index_names), params, *inputs)
         graph = torch.compile(traced, dynamic=True) if self.compile_graph else traced
         total, _, _, *grads = graph([p.detach() for p in self.parameters], *inputs)
         reason = self._check(total, grads, batch)
@@ -153,22 +118,3 @@ class CompiledLossGradient:
         if float(difference) > CHECK_RTOL * max(float(norm), 1e-30):
             return "compiled gradient differs from the eager one"
         return ""
-
-
-@contextmanager
-def _parameters_replaced(module: torch.nn.Module, values: dict[int, torch.Tensor]) -> Iterator[None]:
-    """Within the block, every parameter of ``module`` whose ``id`` is a key of ``values`` is
-    that value instead. Each (sub-module, name) slot is swapped once and restored, so a module
-    shared under two names (SchNet's filter networks) gets its own weights back (``functional_call``
-    by name restores a shared slot twice and can leave a traced stand-in behind)."""
-    saved = []
-    try:
-        for sub in module.modules():  # each shared sub-module once
-            for name, param in sub._parameters.items():
-                if param is not None and id(param) in values:
-                    saved.append((sub, name, param))
-                    sub._parameters[name] = values[id(param)]
-        yield
-    finally:
-        for sub, name, param in saved:
-            sub._parameters[name] = param

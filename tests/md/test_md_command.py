@@ -43,6 +43,18 @@ def test_md_command_writes_a_record_and_a_figure(trained, checkpoint, tmp_path, 
     assert record.command.startswith("mlip-bench")
 
 
+def test_md_command_compile_flag_evaluates_forces_through_the_compiled_graph(trained, tmp_path, capsys, monkeypatch):
+    import torch
+
+    root, results, rid = trained
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)  # the traced graph, without Inductor's minutes
+    args = ["md", rid, "--results", str(results), "--root", str(root), "--steps", "8", "--replicas", "1"]
+    assert main([*args, "--compile", "--out", str(tmp_path), "--threads", "1"]) == 0
+    assert "compiled forces" in capsys.readouterr().out
+    (path,) = tmp_path.glob("*.json")
+    assert MDRecord.model_validate(json.loads(path.read_text())).speed.force_evaluation == "compiled"
+
+
 def test_md_command_errors_are_one_line(trained, tmp_path, capsys):
     root, results, rid = trained
     assert main(["md", "nosuch-run", "--results", str(results), "--out", str(tmp_path)]) == 2

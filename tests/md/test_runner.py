@@ -109,6 +109,18 @@ def test_nve_reports_energy_drift(trained, tmp_path):
         assert abs(r.max_energy_error_mev_per_atom) < 50
 
 
+def test_compiled_forces_give_the_eager_trajectory_and_the_record_says_so(trained, tmp_path, monkeypatch):
+    root, results, rid = trained
+    eager = run_md(rid, settings(), tmp_path / "eager", results=[results], root=root)
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)  # the traced graph, without Inductor's minutes
+    compiled = run_md(rid, settings(compile_forces=True), tmp_path / "compiled", results=[results], root=root)
+    assert compiled.md_id == eager.md_id  # how forces are evaluated is not part of what was run
+    assert (eager.speed.force_evaluation, compiled.speed.force_evaluation) == ("eager", "compiled")
+    for a, b in zip(eager.replicas, compiled.replicas):
+        assert (a.failed, a.steps_run, a.start_frame) == (b.failed, b.steps_run, b.start_frame)
+    assert compiled.observables.hr_mae == pytest.approx(eager.observables.hr_mae, rel=1e-6)
+
+
 def _broken_checkpoint(checkpoint, tmp_path, how: str):
     payload = torch.load(checkpoint, weights_only=False)
     state = payload["state_dict"]

@@ -43,13 +43,18 @@ def _eager(potential, loss_fn, batch):
     [("nequip", {"l_max": 1}), ("nequip", {"l_max": 2, "parity": False}), ("schnet", {}), ("dimenet++", {})],
 )
 def test_traced_step_gives_the_eager_loss_and_gradients_for_every_batch_shape(model, kwargs):
-    frames = testing.morse_frames(8) + _labelled([testing.random_molecule(seed=k, n=7) for k in range(3)])
+    frames = testing.morse_frames(8) + _labelled([testing.random_molecule(seed=k, n=7) for k in range(6)])
     potential = testing.small_potential(model, **kwargs)
     loss_fn = EnergyForceLoss(1.0, 10.0, float(potential.statistics.force_rms_ev_per_a))
     step = CompiledLossGradient(potential, loss_fn, compile_graph=False)  # the traced graph itself
     graphs = _graphs(potential, frames)
-    # two batches of one shape with other edge counts, then other numbers of structures and atoms
-    batches = [graphs[0:3], graphs[3:6], graphs[6:8], graphs[8:11]]
+    # batches of one shape (3 structures of 4 atoms; of 7 atoms) with other edge counts, and other
+    # numbers of structures and atoms; a weight size equal to one batch's edge count must not
+    # pin the graph to that count
+    # (one 7-atom molecule with 24 edges, a weight size of the tiny l = 2 model, then one with 26)
+    batches = [graphs[0:3], graphs[3:6], graphs[6:8], graphs[8:11], graphs[11:14], graphs[8:9], graphs[9:10]]
+    assert collate(graphs[8:11]).edge_index.shape != collate(graphs[11:14]).edge_index.shape
+    assert [collate(graphs[k : k + 1]).edge_index.shape[1] for k in (8, 9)] == [24, 26]
     for members in batches:
         batch = collate(members)
         out = step(batch)
@@ -60,8 +65,8 @@ def test_traced_step_gives_the_eager_loss_and_gradients_for_every_batch_shape(mo
         assert float(energy_mse) >= 0 and float(force_mse) > 0
         for g, ref in zip(grads, eager_grads):
             assert torch.allclose(g, ref, rtol=1e-9, atol=1e-12)
-    # one trace per (structures, atoms, periodicity): 3 structures of 4 atoms, 2 of 4, 3 of 7
-    assert len(step._graphs) == 3
+    # one trace per (structures, atoms, periodicity): 3 structures of 4 atoms, 2 of 4, 3 of 7, 1 of 7
+    assert len(step._graphs) == 4
     # tracing leaves the model's own parameters in place (SchNet shares its filter networks)
     for p in potential.parameters():
         assert type(p) is torch.nn.Parameter
