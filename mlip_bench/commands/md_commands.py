@@ -97,12 +97,13 @@ def md_command(
     ),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads (default: torch's)."),
-    compile_forces: bool = typer.Option(
-        False,
+    compile_forces: Optional[bool] = typer.Option(
+        None,
         "--compile/--eager",
         help="Evaluate energy and forces through one compiled graph: a one-off compile of about a minute, "
         "then ~1.8x the MD steps/s on a CPU (benchmarks/md_speed.py); checked once against the eager "
-        "forces, eager if that fails. The record's speed.force_evaluation says which ran.",
+        "forces, eager if that fails. The record's speed.force_evaluation says which ran. Default: eager "
+        "(with --sweep: the md: block's compile_forces).",
     ),
     only_model: Optional[list[str]] = typer.Option(
         None, "--model", "-m", help="With --sweep: only this model's runs (repeatable; label or registry name)."
@@ -134,6 +135,7 @@ def md_command(
         "seed": seed,
         "friction_per_fs": friction,
         "sample_every": sample_every,
+        "compile_forces": compile_forces,
     }
     given = {k: v for k, v in given.items() if v is not None}
     from_file: dict[str, object] = {}
@@ -151,7 +153,6 @@ def md_command(
         checkpoint_every=checkpoint_every,
         device=device,
         reference_interval_fs=reference_interval_fs,
-        compile_forces=compile_forces,
     )
     command = " ".join(["mlip-bench", *sys.argv[1:]])
     if sweep is not None:

@@ -206,6 +206,7 @@ class MDDefaults(BaseModel):
     ensemble: Literal["nvt", "nve"] | None = None
     friction_per_fs: float | None = Field(None, ge=0, strict=True, allow_inf_nan=False)
     sample_every: int | None = Field(None, ge=1, strict=True)
+    compile_forces: bool | None = Field(None, strict=True)  # how forces are evaluated, not what is run
 
     @field_validator("ensemble", mode="before")
     @classmethod

@@ -87,6 +87,28 @@ def test_md_block_of_the_sweep_file_gives_defaults_and_the_command_line_wins(swe
     assert f"{rid}__md-nvt-300K-0.25fs-6steps-r1-s3.json" in {p.name for p in (results / "md").glob("*.json")}
 
 
+def test_md_block_can_ask_for_compiled_forces_and_eager_on_the_command_line_wins(sweep_setup, monkeypatch):
+    import json
+
+    import torch
+
+    from mlip_bench.results.md_schema import MDRecord
+
+    root, results, rid, sweep = sweep_setup
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)  # the traced graph, without Inductor's minutes
+    _with_md_block(sweep, "{steps: 6, replicas: 1, compile_forces: true}")
+    base = ["md", "--sweep", str(sweep), "--root", str(root), "--threads", "1"]
+
+    def evaluation() -> str:
+        (path,) = (results / "md").glob("*.json")
+        record = MDRecord.model_validate(json.loads(path.read_text()))
+        path.unlink()
+        return record.speed.force_evaluation
+
+    assert main(base) == 0 and evaluation() == "compiled"
+    assert main([*base, "--eager"]) == 0 and evaluation() == "eager"  # the same MD id, run again eagerly
+
+
 def test_sweep_file_without_md_block_keeps_the_command_defaults(sweep_setup, capsys):
     root, results, rid, sweep = sweep_setup
     assert _md(sweep, root) == 0
