@@ -100,8 +100,8 @@ def md_command(
     compile_forces: Optional[bool] = typer.Option(
         None,
         "--compile/--eager",
-        help="Evaluate energy and forces through one compiled graph: a one-off compile of about a minute, "
-        "then ~1.8x the MD steps/s on a CPU (benchmarks/md_speed.py); checked once against the eager "
+        help="Evaluate energy and forces through one compiled graph: a one-off compile of 1-3 minutes, "
+        "then ~2x the MD steps/s on a CPU (benchmarks/results/md_speed_compiled.json); checked once against the eager "
         "forces, eager if that fails. The record's speed.force_evaluation says which ran. Default: eager "
         "(with --sweep: the md: block's compile_forces).",
     ),
