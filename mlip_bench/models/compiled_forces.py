@@ -19,41 +19,38 @@ from typing import Any
 
 import torch
 
-from mlip_bench.models.traced_energy import interaction_energy, parameters_replaced, trace_symbolic, traced_inputs
+from mlip_bench.models.traced_energy import (
+    TracedGraphs,
+    interaction_energy,
+    parameters_replaced,
+    trace_symbolic,
+    traced_inputs,
+)
 
 #: the one-off check: forces within this share of the largest eager force (float32 sums), and
 #: interaction energies within this share of their size plus FORCE_CHECK_RTOL eV per atom
 FORCE_CHECK_RTOL = 1e-4
 
 
-class CompiledForces:
+class CompiledForces(TracedGraphs):
     """``(batch) -> (energy (G,) eV float64, forces (N, 3) eV/Å)`` of ``potential``, or ``None``
     when the evaluation must run eagerly (see :attr:`fallback`). No stress: strain derivatives
     stay eager."""
 
     def __init__(self, potential: torch.nn.Module, compile_graph: bool = True):
+        super().__init__()
         self.potential = potential
         self.compile_graph = compile_graph
         self.parameters = list(potential.parameters())
-        self.fallback = ""  # why evaluation runs eagerly; empty while compiled graphs are in use
-        self._graphs: dict[tuple, Any] = {}
 
     def __call__(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor] | None:
         if self.fallback:
             return None
         tensors, indices, key = traced_inputs(self.potential, batch)
         inputs = tensors + tuple(indices.values())
-        graph = self._graphs.get(key)
+        graph = self.graph_for(key, lambda: self._build(inputs, batch, index_names=tuple(indices), e0=tensors[-1]))
         if graph is None:
-            try:
-                graph = self._build(inputs, batch, index_names=tuple(indices), e0=tensors[-1])
-            except Exception as err:  # untraceable model: evaluate eagerly, say why
-                first_line = (str(err).strip().splitlines() or [""])[0][:200]
-                self.fallback = f"compile failed ({type(err).__name__}: {first_line})"
-                return None
-            if graph is None:
-                return None
-            self._graphs[key] = graph
+            return None
         with torch.no_grad():  # the graph holds its own backward; autograd has nothing to record
             energy, forces = graph([p.detach() for p in self.parameters], *inputs)
         return energy, forces

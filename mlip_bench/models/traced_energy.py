@@ -109,3 +109,30 @@ def trace_symbolic(function: Callable, weights: Sequence[torch.Tensor], *inputs:
     # make_fx finds this mode on the fake weights and turns the other inputs into symbolic fakes
     fake_weights = [fake_mode.from_tensor(w, static_shapes=True) for w in weights]
     return make_fx(function, tracing_mode="symbolic", _allow_non_fake_inputs=True)(fake_weights, *inputs)
+
+
+class TracedGraphs:
+    """Compiled graphs by trace key, built on first use, and :attr:`fallback`: why evaluation runs
+    eagerly for good (empty while graphs serve). Base of the compiled training step and forces."""
+
+    def __init__(self) -> None:
+        self.fallback = ""
+        self._graphs: dict[tuple, Any] = {}
+
+    def graph_for(self, key: tuple, build: Callable[[], Any]) -> Any | None:
+        """The graph for ``key``; ``build()`` makes it (and returns ``None`` after setting
+        :attr:`fallback` when its check fails); an exception while building is the fallback's reason."""
+        if self.fallback:
+            return None
+        graph = self._graphs.get(key)
+        if graph is None:
+            try:
+                graph = build()
+            except Exception as err:  # untraceable model: run eagerly, say why
+                first_line = (str(err).strip().splitlines() or [""])[0][:200]
+                self.fallback = f"compile failed ({type(err).__name__}: {first_line})"
+                return None
+            if graph is None:
+                return None
+            self._graphs[key] = graph
+        return graph

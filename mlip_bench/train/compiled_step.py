@@ -22,42 +22,39 @@ from typing import Any
 
 import torch
 
-from mlip_bench.models.traced_energy import interaction_energy, parameters_replaced, trace_symbolic, traced_inputs
+from mlip_bench.models.traced_energy import (
+    TracedGraphs,
+    interaction_energy,
+    parameters_replaced,
+    trace_symbolic,
+    traced_inputs,
+)
 from mlip_bench.train.loss import EnergyForceLoss
 
 #: relative tolerance of the one-off check of a new trace against the eager step (float32 sums)
 CHECK_RTOL = 1e-3
 
 
-class CompiledLossGradient:
+class CompiledLossGradient(TracedGraphs):
     """``(batch) -> (total loss, energy MSE, force MSE, gradients)`` for ``potential`` under
     ``loss_fn``, the gradients in the order of :attr:`parameters` (the trainable parameters).
     Returns ``None`` when the step must run eagerly (see :attr:`fallback`)."""
 
     def __init__(self, potential: torch.nn.Module, loss_fn: EnergyForceLoss, compile_graph: bool = True):
+        super().__init__()
         self.potential = potential
         self.loss_fn = loss_fn
         self.compile_graph = compile_graph
         self.names = [name for name, p in potential.named_parameters() if p.requires_grad]
         self.parameters = [p for p in potential.parameters() if p.requires_grad]
-        self.fallback = ""  # why the step runs eagerly; empty while compiled steps are in use
-        self._graphs: dict[tuple, Any] = {}
 
     def __call__(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list[torch.Tensor]] | None:
         if self.fallback:
             return None
         inputs, key = self._inputs(batch)
-        graph = self._graphs.get(key)
+        graph = self.graph_for(key, lambda: self._build(inputs, batch, index_names=key[-1]))
         if graph is None:
-            try:
-                graph = self._build(inputs, batch, index_names=key[-1])
-            except Exception as err:  # untraceable model: train eagerly, say why
-                first_line = (str(err).strip().splitlines() or [""])[0][:200]
-                self.fallback = f"compile failed ({type(err).__name__}: {first_line})"
-                return None
-            if graph is None:
-                return None
-            self._graphs[key] = graph
+            return None
         total, energy_mse, force_mse, *grads = graph([p.detach() for p in self.parameters], *inputs)
         return total, energy_mse, force_mse, list(grads)
 
