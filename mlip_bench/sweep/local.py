@@ -16,7 +16,7 @@ import multiprocessing
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mlip_bench.sweep.cells import Cell, CellState, cell_state
@@ -87,6 +87,9 @@ def run_local(
     pool = new_pool()
     in_flight: dict[Future[CellOutcome], Cell] = {}
     suspects: deque[Cell] = deque()  # cells in flight when a worker died: rerun one at a time
+    # a suspect may have finished its record just before the pool broke: its rerun then finds the
+    # record and skips, but the cell was done by this sweep
+    suspected: set[str] = set()
     alone = False  # the only cell in flight is a suspect running by itself
     try:
         while queue or deferred or suspects or in_flight:
@@ -123,9 +126,12 @@ def run_local(
                             progress.mark_finished(cell, CellState.FAILED, error=message)
                     else:
                         suspects.append(cell)
+                        suspected.add(cell.run_id)
                         if progress is not None:
                             progress.mark_finished(cell, CellState.PENDING, error="a worker died; rerunning alone")
                     continue
+                if outcome.outcome == "skipped" and cell.run_id in suspected:
+                    outcome = replace(outcome, outcome="done")
                 _account(outcome, cell, summary, deferred, progress)
             alone = False
             if broken:
@@ -134,6 +140,7 @@ def run_local(
                         outcome = future.result()
                     except BrokenProcessPool:
                         suspects.append(cell)
+                        suspected.add(cell.run_id)
                         if progress is not None:
                             progress.mark_finished(cell, CellState.PENDING, error="a worker died; rerunning alone")
                         continue
