@@ -91,6 +91,14 @@ def run_local(
     # record and skips, but the cell was done by this sweep
     suspected: set[str] = set()
     alone = False  # the only cell in flight is a suspect running by itself
+
+    def suspect(cell: Cell) -> None:
+        """``cell`` was in flight when a worker died: queue it to rerun alone."""
+        suspects.append(cell)
+        suspected.add(cell.run_id)
+        if progress is not None:
+            progress.mark_finished(cell, CellState.PENDING, error="a worker died; rerunning alone")
+
     try:
         while queue or deferred or suspects or in_flight:
             if suspects and not in_flight:
@@ -125,10 +133,7 @@ def run_local(
                         if progress is not None:
                             progress.mark_finished(cell, CellState.FAILED, error=message)
                     else:
-                        suspects.append(cell)
-                        suspected.add(cell.run_id)
-                        if progress is not None:
-                            progress.mark_finished(cell, CellState.PENDING, error="a worker died; rerunning alone")
+                        suspect(cell)
                     continue
                 if outcome.outcome == "skipped" and cell.run_id in suspected:
                     outcome = replace(outcome, outcome="done")
@@ -139,10 +144,7 @@ def run_local(
                     try:
                         outcome = future.result()
                     except BrokenProcessPool:
-                        suspects.append(cell)
-                        suspected.add(cell.run_id)
-                        if progress is not None:
-                            progress.mark_finished(cell, CellState.PENDING, error="a worker died; rerunning alone")
+                        suspect(cell)
                         continue
                     _account(outcome, cell, summary, deferred, progress)
                 in_flight.clear()
