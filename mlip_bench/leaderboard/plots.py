@@ -136,7 +136,12 @@ _BASE_STYLES: dict[str, tuple[str, str]] = {
     "fchl19": ("#637939", "cross"),
     "deepmd": ("#843c39", "cross"),
 }
-_SUFFIX_MARKERS = {"": None, "cpu": None, "periodic": "diamond", "features512": "triangle-down"}
+_SUFFIX_MARKERS = {
+    "": None,
+    "cpu": None,
+    "periodic": "diamond",
+    "features512": "triangle-down",
+}  # every featuresN control
 _FALLBACK_COLOURS = (
     "#1f77b4",
     "#d62728",
@@ -177,8 +182,10 @@ def model_style(model: str) -> ModelStyle:
     for base in sorted(_BASE_STYLES, key=len, reverse=True):
         if name == base or name.startswith(base + "-"):
             colour, marker = _BASE_STYLES[base]
-            suffix = name[len(base) + 1 :]
-            if base.startswith("nequip") and suffix in _SUFFIX_MARKERS and _SUFFIX_MARKERS[suffix]:
+            suffix = name[len(base) + 1 :].removeprefix("cpu-")  # nequip-l0-cpu-features81 as -features81
+            if suffix.startswith("features"):  # width controls (512x0e, 173x0e, ...) share one marker
+                suffix = "features512"
+            if base.startswith("nequip") and _SUFFIX_MARKERS.get(suffix):
                 marker = _SUFFIX_MARKERS[suffix]
             return ModelStyle(colour, marker)
     digest = int(hashlib.sha256(name.encode()).hexdigest(), 16)
