@@ -136,12 +136,8 @@ _BASE_STYLES: dict[str, tuple[str, str]] = {
     "fchl19": ("#637939", "cross"),
     "deepmd": ("#843c39", "cross"),
 }
-_SUFFIX_MARKERS = {
-    "": None,
-    "cpu": None,
-    "periodic": "diamond",
-    "features512": "triangle-down",
-}  # every featuresN control
+#: marker by variant suffix; "features" stands for every featuresN width control (512x0e, 173x0e, ...)
+_SUFFIX_MARKERS = {"": None, "cpu": None, "periodic": "diamond", "features": "triangle-down"}
 _FALLBACK_COLOURS = (
     "#1f77b4",
     "#d62728",
@@ -183,8 +179,8 @@ def model_style(model: str) -> ModelStyle:
         if name == base or name.startswith(base + "-"):
             colour, marker = _BASE_STYLES[base]
             suffix = name[len(base) + 1 :].removeprefix("cpu-")  # nequip-l0-cpu-features81 as -features81
-            if suffix.startswith("features"):  # width controls (512x0e, 173x0e, ...) share one marker
-                suffix = "features512"
+            if suffix.startswith("features"):
+                suffix = "features"
             if base.startswith("nequip") and _SUFFIX_MARKERS.get(suffix):
                 marker = _SUFFIX_MARKERS[suffix]
             return ModelStyle(colour, marker)
