@@ -13,7 +13,10 @@
 4. the verdict on every learning-curve claim of the published-numbers file under the rules of
    ``mlip_bench.leaderboard.replication`` (printed first), with the seed-level slope differences,
    and the status of every published number we have a measurement for;
-5. MD benchmarks (MD records in any ``md/`` folder of the given folders), per MD setting, dataset,
+5. the coverage of the planned curves (``--plan``, default ``leaderboard/planned_curves.yaml``):
+   per planned dataset, model and size, how many seeds are certified, still improving, failed or
+   not run, and why cells are missing;
+6. MD benchmarks (MD records in any ``md/`` folder of the given folders), per MD setting, dataset,
    model and n_train: stable replicas, mean time to failure (ps), h(r) MAE against the reference
    frames (with the sampling floor of two reference halves) and MD speed.
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mlip_bench.leaderboard.coverage import coverage_markdown, load_plan, plan_coverage
 from mlip_bench.leaderboard.published import default_published_path, load_published
 from mlip_bench.leaderboard.replication import CLAIM_RULES, SLOPE_DIFFERENCE_RULE, replicate
 from mlip_bench.leaderboard.tables import Curve, Stat, build_curves, group_figures
@@ -174,6 +178,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--published", type=Path, default=None, help="published-numbers YAML (default: the packaged one)"
     )
+    parser.add_argument(
+        "--plan",
+        type=Path,
+        default=Path("leaderboard/planned_curves.yaml"),
+        help="planned-curves YAML whose coverage is printed (skipped when the file does not exist)",
+    )
     args = parser.parse_args(argv)
     records = load_records([Path(f) for f in args.folders])
     curves = build_curves(records)
@@ -187,6 +197,11 @@ def main(argv: list[str] | None = None) -> None:
         _ladder_table(converged, certified=True)
     else:
         print("(no learning curve has certified runs at two or more sizes yet)")
+    if args.plan.is_file():
+        print()
+        print("## Coverage of the planned curves (certified/planned seeds per cell)")
+        print()
+        print(coverage_markdown(plan_coverage(load_plan(args.plan), records)), end="")
     if budget:
         print()
         protocols = ", ".join(sorted({c.protocol for c in budget}))

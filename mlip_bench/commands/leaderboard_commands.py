@@ -35,12 +35,18 @@ def build(
         "--md",
         help="Folder of MD records (repeatable), besides each results folder's own md/ (mlip-bench md --out RESULTS/md).",
     ),
+    plan: Path = typer.Option(
+        None,
+        "--plan",
+        help="Planned-curves YAML whose coverage (certified / still improving / not run, per cell) the curves page "
+        "shows. Default: leaderboard/planned_curves.yaml of this checkout, when present.",
+    ),
 ) -> None:
     """Render run records (and MD records, when there are any) into a static site (works from file:// offline)."""
     from mlip_bench.leaderboard.build import build_site
 
     dirs = list(results) if results else [DEFAULT_RESULTS]
-    index = build_site(dirs, out, published, static_figures=not no_static_figures, md_dirs=list(md or []))
+    index = build_site(dirs, out, published, static_figures=not no_static_figures, md_dirs=list(md or []), plan=plan)
     typer.echo(f"leaderboard written: {index}")
 
 

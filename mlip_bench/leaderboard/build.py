@@ -37,6 +37,7 @@ from markupsafe import Markup
 
 from mlip_bench.errors import ConfigError, ResultsError
 from mlip_bench.leaderboard import site_data
+from mlip_bench.leaderboard.coverage import load_plan, plan_coverage
 from mlip_bench.leaderboard.md_data import RunMD, load_md_files, md_by_run, md_folders, md_view, stability_figure
 from mlip_bench.leaderboard.md_data import attach_to_sections as attach_md
 from mlip_bench.leaderboard.plots import error_histogram_figure, learning_curve_figure, parity_figure, parity_pairs
@@ -205,6 +206,7 @@ def build_site(
     replication_md: Path | None = None,
     static_figures: bool = True,
     md_dirs: list[Path] | None = None,
+    plan: Path | None = None,
 ) -> Path:
     """Build the leaderboard from the run records under ``results_dirs`` into ``out_dir``.
 
@@ -212,7 +214,9 @@ def build_site(
     checkout when it exists. ``replication_md``: a Markdown report shown on the replication page;
     None uses ``REPLICATION.md`` at the checkout root when it exists. ``static_figures``: also write
     SVG fallbacks (needs matplotlib). ``md_dirs``: folders of MD records besides each results
-    folder's own ``md/`` (see ``leaderboard.md_data``). Returns the path of ``index.html``.
+    folder's own ``md/`` (see ``leaderboard.md_data``). ``plan``: a planned-curves YAML whose
+    coverage the curves page shows (``leaderboard.coverage``); None uses
+    ``leaderboard/planned_curves.yaml`` of this checkout when it exists. Returns the path of ``index.html``.
     Raises ``ResultsError`` for a record failing validation (naming file and field), and when the
     folders hold no run record at all (a blank site would look like a working one).
     """
@@ -233,6 +237,11 @@ def build_site(
     if replication_md is None:
         candidate = CHECKOUT_ROOT / "REPLICATION.md"
         replication_md = candidate if candidate.is_file() else None
+
+    if plan is None:
+        candidate = CHECKOUT_ROOT / "leaderboard" / "planned_curves.yaml"
+        plan = candidate if candidate.is_file() else None
+    coverage = plan_coverage(load_plan(plan), stored_records) if plan is not None else None
 
     sections = dataset_sections(records, pub.values if pub else ())
     curves = build_curves(records)
@@ -331,6 +340,7 @@ def build_site(
                 budget_figures=[f for f in figures if f.budget_study],
                 budget_protocols=sorted({c.protocol for c in curves if c.budget_study}),
                 page_unconverged=sum(not r.certified for c in curves for r in c.runs),
+                coverage=coverage,
             ),
         )
         if rep:
