@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 #: evidence tags of ../shared/paper/FACTS.md
-EvidenceTag = Literal["CFG", "CODE", "ISSUE", "THREAD", "PWC", "MEM-H", "MEM-M", "MEM-L"]
+EvidenceTag = Literal["CFG", "CODE", "ISSUE", "THREAD", "PWC", "TBL", "MEM-H", "MEM-M", "MEM-L"]
 #: tags that may never serve as a pass/fail target
 NON_TARGET_TAGS: frozenset[str] = frozenset({"MEM-L"})
 

@@ -23,6 +23,7 @@ def test_paper_tables_are_all_there_with_tags_and_units():
     # the rMD17 table: NequIP and every compared method, energy and force for each of 10 molecules
     for group in (
         "rmd17-nequip-l3",
+        "rmd17-nequip-l3-n50",
         "rmd17-ace",
         "rmd17-fchl19",
         "rmd17-gap",
