@@ -50,6 +50,28 @@ def build(
     typer.echo(f"leaderboard written: {index}")
 
 
+@leaderboard_app.command("coverage")
+def coverage(
+    results: list[Path] = typer.Option(
+        None, "--results", "-r", help="Results folder or record file (repeatable). Default: leaderboard/results."
+    ),
+    plan: Path = typer.Option(
+        None, "--plan", help="Planned-curves YAML. Default: leaderboard/planned_curves.yaml of this checkout."
+    ),
+) -> None:
+    """Print which planned learning-curve points are certified, still improving, failed or not run (Markdown)."""
+    from mlip_bench.leaderboard.coverage import coverage_markdown, load_plan, plan_coverage
+    from mlip_bench.paths import CHECKOUT_ROOT
+    from mlip_bench.results.io import load_records
+
+    if plan is None:
+        plan = CHECKOUT_ROOT / "leaderboard" / "planned_curves.yaml"
+        if not plan.is_file():
+            raise ConfigError("no leaderboard/planned_curves.yaml in this checkout; pass a plan with --plan FILE")
+    dirs = list(results) if results else [DEFAULT_RESULTS]
+    typer.echo(coverage_markdown(plan_coverage(load_plan(plan), load_records(dirs))), nl=False)
+
+
 @leaderboard_app.command("serve")
 def serve(
     site: Path = typer.Option(DEFAULT_SITE, "--site", help="Site folder made by `leaderboard build`."),

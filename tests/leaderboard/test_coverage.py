@@ -123,3 +123,20 @@ def test_committed_plan_names_known_datasets_and_models():
     for entry in plan.curves:
         assert set(entry.models) <= configs | labels, entry.models
         assert entry.dataset in cards or entry.dataset.split("/")[0] in cards, entry.dataset
+
+
+def test_cli_prints_the_coverage_and_refuses_a_bad_plan(tmp_path, capsys):
+    from mlip_bench.cli import main
+
+    for r in _records():
+        write_record(r, tmp_path / "results")
+    args = ["leaderboard", "coverage", "--results", str(tmp_path / "results")]
+    assert main([*args, "--plan", str(_plan(tmp_path))]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("2 of 12 planned points certified (17 %)")
+    assert "| nequip-l1 [plateau] | 2/3 (1 still improving) | 0/3 (1 failed, 2 not run) |" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("curves: [{dataset: d}]\n")
+    assert main([*args, "--plan", str(bad)]) == ConfigError.exit_code
+    err = capsys.readouterr().err
+    assert str(bad) in err and len(err.strip().splitlines()) == 1
