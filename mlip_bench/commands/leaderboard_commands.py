@@ -60,13 +60,12 @@ def coverage(
     ),
 ) -> None:
     """Print which planned learning-curve points are certified, still improving, failed or not run (Markdown)."""
-    from mlip_bench.leaderboard.coverage import coverage_markdown, load_plan, plan_coverage
-    from mlip_bench.paths import CHECKOUT_ROOT
+    from mlip_bench.leaderboard.coverage import coverage_markdown, default_plan_path, load_plan, plan_coverage
     from mlip_bench.results.io import load_records
 
     if plan is None:
-        plan = CHECKOUT_ROOT / "leaderboard" / "planned_curves.yaml"
-        if not plan.is_file():
+        plan = default_plan_path()
+        if plan is None:
             raise ConfigError("no leaderboard/planned_curves.yaml in this checkout; pass a plan with --plan FILE")
     dirs = list(results) if results else [DEFAULT_RESULTS]
     typer.echo(coverage_markdown(plan_coverage(load_plan(plan), load_records(dirs))), nl=False)

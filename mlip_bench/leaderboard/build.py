@@ -37,7 +37,7 @@ from markupsafe import Markup
 
 from mlip_bench.errors import ConfigError, ResultsError
 from mlip_bench.leaderboard import site_data
-from mlip_bench.leaderboard.coverage import load_plan, plan_coverage
+from mlip_bench.leaderboard.coverage import default_plan_path, load_plan, plan_coverage
 from mlip_bench.leaderboard.md_data import RunMD, load_md_files, md_by_run, md_folders, md_view, stability_figure
 from mlip_bench.leaderboard.md_data import attach_to_sections as attach_md
 from mlip_bench.leaderboard.plots import error_histogram_figure, learning_curve_figure, parity_figure, parity_pairs
@@ -239,8 +239,7 @@ def build_site(
         replication_md = candidate if candidate.is_file() else None
 
     if plan is None:
-        candidate = CHECKOUT_ROOT / "leaderboard" / "planned_curves.yaml"
-        plan = candidate if candidate.is_file() else None
+        plan = default_plan_path()
     coverage = plan_coverage(load_plan(plan), stored_records) if plan is not None else None
 
     sections = dataset_sections(records, pub.values if pub else ())

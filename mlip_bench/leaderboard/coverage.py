@@ -64,6 +64,14 @@ class CurvePlan(BaseModel):
     curves: list[PlannedCurves] = Field(min_length=1)
 
 
+def default_plan_path() -> Path | None:
+    """``leaderboard/planned_curves.yaml`` of this checkout, None when it does not exist (a wheel install)."""
+    from mlip_bench.paths import CHECKOUT_ROOT
+
+    path = CHECKOUT_ROOT / "leaderboard" / "planned_curves.yaml"
+    return path if path.is_file() else None
+
+
 def load_plan(path: str | Path) -> CurvePlan:
     """Read and validate a plan file; raises ``ConfigError`` naming the file and field."""
     from mlip_bench.config_files import load_yaml_model
