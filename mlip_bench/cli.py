@@ -22,6 +22,7 @@ from pathlib import Path
 import typer
 
 from mlip_bench.errors import MlipBenchError
+from mlip_bench.interrupts import recording_sigint
 
 DEBUG_ENV = "MLIP_BENCH_DEBUG"
 PROG = "mlip-bench"
@@ -209,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         return debug_flag or bool(os.environ.get(DEBUG_ENV))
 
     try:
-        code = app(args=args, prog_name=PROG, standalone_mode=False)
+        with recording_sigint():  # a Ctrl-C that lands in a weakref callback is raised again
+            code = app(args=args, prog_name=PROG, standalone_mode=False)
     except MlipBenchError as err:
         if debug():
             raise

@@ -31,6 +31,7 @@ from mlip_bench.atomic_files import write_text_atomic
 from mlip_bench.data.cards import DatasetCard, SourceFile
 from mlip_bench.data.catalog import data_root, downloads_dir
 from mlip_bench.errors import ChecksumError, DownloadError, MlipBenchError
+from mlip_bench.interrupts import interruptible, raise_if_interrupted
 from mlip_bench.progress_bar import ProgressBar
 
 MIRROR_ENV = "MLIP_BENCH_MIRROR"
@@ -212,8 +213,10 @@ def _stream_to_part(source: str, part: Path, label: str, progress: bool) -> int:
             stream,
             open(part, mode) as out,
             ProgressBar(progress, total, label, unit="bytes", transient=True, completed=start) as bar,
+            interruptible(),  # Ctrl-C ends a read from a stalled server even if its first raise was dropped
         ):
             while True:
+                raise_if_interrupted()
                 try:
                     block = stream.read(_CHUNK)
                 except (OSError, ValueError, http.client.HTTPException) as exc:

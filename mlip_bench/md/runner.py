@@ -33,6 +33,7 @@ import numpy as np
 
 from mlip_bench.atomic_files import write_atomic, write_text_atomic
 from mlip_bench.errors import ConfigError, ModelError, ResultsError
+from mlip_bench.interrupts import raise_if_interrupted
 from mlip_bench.md import observables as obs
 from mlip_bench.md.settings import MDSettingsInput
 from mlip_bench.md.stability import StabilityCheck
@@ -773,6 +774,7 @@ def run_md(
             bar.update(base + state.step, f"replica {k + 1}/{settings.replicas}")
 
             def step_hook(step: int, base=base, k=k) -> None:
+                raise_if_interrupted()
                 bar.update(base + step)
                 if on_step is not None:
                     on_step(k, step)

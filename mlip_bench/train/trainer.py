@@ -21,6 +21,7 @@ import torch
 
 from mlip_bench.data.graphs import collate
 from mlip_bench.errors import CheckpointError, TrainingError
+from mlip_bench.interrupts import raise_if_interrupted
 from mlip_bench.progress_bar import ProgressBar
 from mlip_bench.train.checkpoint import (
     BEST_MODEL,
@@ -358,6 +359,7 @@ class Trainer:
                 for start in range(0, n, bs):
                     if self.step_budget is not None and self.step >= self.step_budget:
                         break
+                    raise_if_interrupted()
                     losses.append(self._train_step(order[start : start + bs]))
                     bar.update(self.step)
                 self.epoch += 1
