@@ -33,6 +33,7 @@ FLOORS = {
     "atomic_files": 0,
     "devices": 0,
     "progress_bar": 0,
+    "interrupts": 0,
     "__init__": 0,
 }
 
