@@ -24,8 +24,8 @@ _CHILD = textwrap.dedent(
         def __del__(self):
             print("in-finaliser", flush=True)
             started = time.monotonic()
-            while time.monotonic() - started < 3:  # SIGINT lands here; CPython drops the raise
-                pass
+            while time.monotonic() - started < 30:  # SIGINT lands here (and ends the loop);
+                pass                                 # CPython drops the raise
 
     quiet, _ = socket.socketpair()
     with interrupts.recording_sigint():
