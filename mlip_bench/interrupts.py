@@ -32,7 +32,6 @@ _lock = threading.Lock()
 _requested_at: float | None = None
 _blocking_depth = 0
 _watchdog: threading.Thread | None = None
-_installed = False
 
 
 def _on_sigint(signum: int, frame: FrameType | None) -> None:
@@ -48,16 +47,13 @@ def recording_sigint() -> Iterator[None]:
     The CLI's ``main`` runs each command in it; the previous handler comes back afterwards. Off the
     main thread (where no signal handler can be set) it does nothing.
     """
-    global _installed
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.signal(signal.SIGINT, _on_sigint)
-    _installed = True
     try:
         yield
     finally:
-        _installed = False
         clear()
         signal.signal(signal.SIGINT, previous)
 
@@ -89,8 +85,9 @@ def _watch(main_ident: int) -> None:
                 and _requested_at is not None
                 and time.monotonic() - _requested_at >= REDELIVER_AFTER_S
             )
+            if due:
+                _requested_at = time.monotonic()
         if due:
-            _requested_at = time.monotonic()
             signal.pthread_kill(main_ident, signal.SIGINT)
 
 
@@ -98,7 +95,8 @@ def _watch(main_ident: int) -> None:
 def interruptible() -> Iterator[None]:
     """Run a blocking wait that Ctrl-C must end even when its first ``KeyboardInterrupt`` was dropped."""
     global _blocking_depth, _watchdog
-    if not _installed or threading.current_thread() is not threading.main_thread():
+    recording = signal.getsignal(signal.SIGINT) is _on_sigint
+    if not recording or threading.current_thread() is not threading.main_thread():
         yield
         return
     with _lock:
