@@ -114,6 +114,12 @@ def md_command(
     only_seeds: Optional[str] = typer.Option(
         None, "--seeds", help="With --sweep: only the runs of these training seeds, e.g. 1,2 or 0..2."
     ),
+    protocol: Optional[str] = typer.Option(
+        None,
+        "--protocol",
+        help="With --sweep: the protocol the runs were trained under, when `sweep --protocol` overrode "
+        "the file's (e.g. plateau).",
+    ),
 ) -> None:
     """Run MD with a trained model from its test-set frames; record stability (time to failure),
     h(r)/RDF error against the dataset, Li diffusivity and speed. Rerun to resume."""
@@ -124,8 +130,10 @@ def md_command(
 
     if (target is None) == (sweep is None):
         raise ConfigError("give either TARGET (a checkpoint or run id) or --sweep SWEEPFILE, not both or neither")
-    if sweep is None and (only_model or only_n_train or only_seeds):
-        raise ConfigError("--model, --n-train and --seeds choose runs of a sweep: use them with --sweep SWEEPFILE")
+    if sweep is None and (only_model or only_n_train or only_seeds or protocol):
+        raise ConfigError(
+            "--model, --n-train, --seeds and --protocol choose runs of a sweep: use them with --sweep SWEEPFILE"
+        )
     given = {
         "ensemble": ensemble.lower() if ensemble is not None else None,
         "temperature_k": temperature,
@@ -159,7 +167,7 @@ def md_command(
         from mlip_bench.sweep.spec import cell_filters
 
         only = cell_filters(only_model, only_n_train, only_seeds)
-        _md_sweep(sweep, settings, results, out, root, command, sorted(set(from_file) - set(given)), only)
+        _md_sweep(sweep, settings, results, out, root, command, sorted(set(from_file) - set(given)), only, protocol)
         return
     out = out or DEFAULT_OUT
     folders = list(results) if results else [DEFAULT_RESULTS]
@@ -217,10 +225,12 @@ def _md_sweep(
     command: str,
     from_file: list[str],
     only: dict[str, list | None],
+    protocol: str | None = None,
 ) -> None:
     """``md --sweep``: one MD benchmark per complete run of the sweep; a summary line per run.
     ``from_file``: the settings taken from the sweep file's ``md:`` block; ``only``: the
-    ``models``/``n_train``/``seeds`` filters of the runs."""
+    ``models``/``n_train``/``seeds`` filters of the runs; ``protocol``: the file's protocol
+    replaced, as ``sweep --protocol`` replaces it."""
     from rich.console import Console
     from rich.markup import escape
 
@@ -253,6 +263,7 @@ def _md_sweep(
         progress=True,
         command=command,
         on_outcome=show,
+        protocol=protocol,
         **only,
     )
     counts = ", ".join(

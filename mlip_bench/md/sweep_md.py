@@ -19,7 +19,7 @@ from pathlib import Path
 from mlip_bench.errors import MlipBenchError
 from mlip_bench.md.runner import md_id_for, md_record_path, run_md
 from mlip_bench.md.settings import MDSettingsInput
-from mlip_bench.results.io import MD_RECORDS_DIR
+from mlip_bench.results.io import MD_RECORDS_DIR, RECORDS_DIR
 from mlip_bench.results.run_lock import RunLock
 
 #: outcomes of one cell
@@ -68,14 +68,19 @@ def md_for_sweep(
     models: list[str] | None = None,
     n_train: list[int] | None = None,
     seeds: list[int] | None = None,
+    protocol: str | None = None,
 ) -> MDSweepResult:
     """Run the MD benchmark of every complete run of ``sweep_file`` (see the module docstring);
-    ``models``, ``n_train`` and ``seeds`` keep only the matching cells (as ``sweep --model`` etc.)."""
+    ``models``, ``n_train`` and ``seeds`` keep only the matching cells (as ``sweep --model`` etc.);
+    ``protocol`` replaces the file's protocol, as ``sweep --protocol`` does, so the run ids match
+    the runs that command trained."""
     from mlip_bench.sweep.cells import existing_record
-    from mlip_bench.sweep.spec import expand_cells, load_sweep, select_cells
+    from mlip_bench.sweep.spec import expand_cells, load_sweep, parse_sweep, select_cells
 
     settings.validate()
     spec = load_sweep(Path(sweep_file))
+    if protocol:
+        spec = parse_sweep({**spec.model_dump(), "protocol": protocol}, source=str(sweep_file))
     cells = expand_cells(spec, root=root)
     if models or n_train or seeds:
         cells = select_cells(cells, models=models, n_train=n_train, seeds=seeds)
@@ -90,10 +95,22 @@ def md_for_sweep(
     return result
 
 
+def _protocol_hint(results: Path, run_id: str) -> str:
+    """'; trained under protocol X: pass --protocol X' when the same cell has a record under
+    another protocol (run ids end in ``__<protocol>``), else ''."""
+    stem, sep, mine = run_id.rpartition("__")
+    if not sep:
+        return ""
+    labels = {p.stem[len(stem) + 2 :] for p in (results / RECORDS_DIR).glob(f"{stem}__*.json")}
+    # a label is the protocol, then '+<tag>' when the sweep overrides its settings
+    others = sorted({lab.split("+")[0] for lab in labels if "__" not in lab} - {mine.split("+")[0]})
+    return f"; a record exists under protocol {', '.join(others)}: pass --protocol {others[0]}" if others else ""
+
+
 def _one(run_id, settings, results: Path, out: Path, root, progress, command, existing_record) -> MDSweepOutcome:
     record = existing_record(results, run_id)
     if record is None:
-        return MDSweepOutcome(run_id, NOT_TRAINED, detail=f"no run record in {results / 'records'}")
+        return MDSweepOutcome(run_id, NOT_TRAINED, detail=f"no run record in {results / 'records'}" + _protocol_hint(results, run_id))
     if record.status != "complete":
         return MDSweepOutcome(run_id, NOT_TRAINED, detail="its run record says it failed")
     md_id = md_id_for(run_id, settings)

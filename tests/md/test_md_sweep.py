@@ -149,3 +149,18 @@ def test_md_filters_are_one_line_errors(sweep_setup, capsys):
     assert "--n-train 'a,b'" in capsys.readouterr().err
     assert main(["md", rid, "--seeds", "1"]) == 2  # filters without --sweep
     assert "use them with --sweep" in capsys.readouterr().err
+
+
+def test_protocol_option_finds_runs_a_sweep_trained_under_another_protocol(sweep_setup, capsys):
+    """`sweep --protocol plateau` trains runs whose ids name plateau; `md --sweep --protocol plateau`
+    finds them, and without it the untrained cell says which protocol has a record."""
+    root, results, rid, sweep = sweep_setup
+    sweep.write_text(sweep.read_text().replace("protocol: smoke", "protocol: cpu"))
+    assert _md(sweep, root, "--n-train", "30") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "1 not trained" in out and "pass --protocol smoke" in out
+    assert not (results / "md").exists() or not list((results / "md").glob("*.json"))
+    assert _md(sweep, root, "--n-train", "30", "--protocol", "smoke") == 0
+    assert f"done {rid}" in " ".join(capsys.readouterr().out.split())
+    assert main(["md", rid, "--protocol", "smoke"]) == 2  # only with --sweep
+    assert "use them with --sweep" in capsys.readouterr().err
