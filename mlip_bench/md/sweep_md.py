@@ -110,7 +110,9 @@ def _protocol_hint(results: Path, run_id: str) -> str:
 def _one(run_id, settings, results: Path, out: Path, root, progress, command, existing_record) -> MDSweepOutcome:
     record = existing_record(results, run_id)
     if record is None:
-        return MDSweepOutcome(run_id, NOT_TRAINED, detail=f"no run record in {results / 'records'}" + _protocol_hint(results, run_id))
+        return MDSweepOutcome(
+            run_id, NOT_TRAINED, detail=f"no run record in {results / 'records'}" + _protocol_hint(results, run_id)
+        )
     if record.status != "complete":
         return MDSweepOutcome(run_id, NOT_TRAINED, detail="its run record says it failed")
     md_id = md_id_for(run_id, settings)
