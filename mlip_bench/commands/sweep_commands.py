@@ -94,9 +94,9 @@ def sweep(
     if runner:
         updates["runner"] = runner
     if updates:
-        from mlip_bench.sweep.spec import parse_sweep
+        from mlip_bench.sweep.spec import replace_fields
 
-        spec = parse_sweep({**spec.model_dump(), **updates}, source=str(sweep_file))
+        spec = replace_fields(spec, str(sweep_file), **updates)
     if spec.runner == DEFAULT_RUNNER:
         from mlip_bench.train.protocols import load_protocol
 

@@ -75,12 +75,12 @@ def md_for_sweep(
     ``protocol`` replaces the file's protocol, as ``sweep --protocol`` does, so the run ids match
     the runs that command trained."""
     from mlip_bench.sweep.cells import existing_record
-    from mlip_bench.sweep.spec import expand_cells, load_sweep, parse_sweep, select_cells
+    from mlip_bench.sweep.spec import expand_cells, load_sweep, replace_fields, select_cells
 
     settings.validate()
     spec = load_sweep(Path(sweep_file))
     if protocol:
-        spec = parse_sweep({**spec.model_dump(), "protocol": protocol}, source=str(sweep_file))
+        spec = replace_fields(spec, str(sweep_file), protocol=protocol)
     cells = expand_cells(spec, root=root)
     if models or n_train or seeds:
         cells = select_cells(cells, models=models, n_train=n_train, seeds=seeds)
@@ -96,8 +96,8 @@ def md_for_sweep(
 
 
 def _protocol_hint(results: Path, run_id: str) -> str:
-    """'; trained under protocol X: pass --protocol X' when the same cell has a record under
-    another protocol (run ids end in ``__<protocol>``), else ''."""
+    """'; a record exists under protocol X: pass --protocol X' when the same cell has a record
+    under another protocol (run ids end in ``__<protocol>``), else ''."""
     stem, sep, mine = run_id.rpartition("__")
     if not sep:
         return ""
@@ -111,7 +111,7 @@ def _one(run_id, settings, results: Path, out: Path, root, progress, command, ex
     record = existing_record(results, run_id)
     if record is None:
         return MDSweepOutcome(
-            run_id, NOT_TRAINED, detail=f"no run record in {results / 'records'}" + _protocol_hint(results, run_id)
+            run_id, NOT_TRAINED, detail=f"no run record in {results / RECORDS_DIR}" + _protocol_hint(results, run_id)
         )
     if record.status != "complete":
         return MDSweepOutcome(run_id, NOT_TRAINED, detail="its run record says it failed")

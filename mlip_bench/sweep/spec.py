@@ -339,6 +339,12 @@ def parse_sweep(data: Any, source: str = "sweep", default_name: str | None = Non
     return validate_config(data, SweepSpec, source)
 
 
+def replace_fields(spec: SweepSpec, source: str, **fields: Any) -> SweepSpec:
+    """``spec`` with ``fields`` replaced (e.g. ``protocol`` from ``--protocol``), validated again;
+    ``ConfigError`` names a bad one."""
+    return parse_sweep({**spec.model_dump(), **fields}, source=source)
+
+
 def load_sweep(path: str | Path) -> SweepSpec:
     """Read and validate a sweep YAML file (its name defaults to the file stem)."""
     path = Path(path)
