@@ -121,6 +121,8 @@ class MDSummary:
     observable_floor: Stat | None
     steps_per_second: Stat | None
     seeds: list[int]
+    #: periodic systems with Li: the Li diffusivity of the MD (cm²/s), over records; None otherwise
+    li_diffusivity: Stat | None = None
 
     @property
     def stable_text(self) -> str:
@@ -149,6 +151,9 @@ def summarise(records: list[MDRecord]) -> MDSummary | None:
         else Stat.of(r.observables.hr_mae_sampling_floor for r in done if r.observables is not None),
         steps_per_second=Stat.of(r.speed.steps_per_second for r in done if r.speed is not None),
         seeds=sorted(r.run.seed for r in done),
+        li_diffusivity=Stat.of(
+            r.observables.diffusivity_cm2_per_s.get("Li") for r in done if r.observables is not None
+        ),
     )
 
 
@@ -205,6 +210,11 @@ def attach_to_sections(sections: list[DatasetSection], view: MDView) -> None:
         for row in (*section.rows, *section.budget_rows):
             if row.kind == "reproduced":
                 row.md = view.for_runs(section.dataset, (r.run_id for r in row.runs))
+        section.md_li_diffusivity = any(
+            row.md is not None and row.md.li_diffusivity is not None
+            for row in (*section.rows, *section.budget_rows)
+            if row.kind == "reproduced"
+        )
 
 
 def stability_summaries(figure: CurveFigure, view: MDView) -> list[tuple[Any, dict[int, MDSummary]]]:

@@ -668,6 +668,8 @@ class DatasetSection:
     #: MD records of this dataset were left out (see ``leaderboard.md_data``)
     md_setting: str = ""
     md_left_out: int = 0
+    #: some row's MD gives a Li diffusivity (periodic Li systems such as LiPS): show its column
+    md_li_diffusivity: bool = False
 
     def is_best(self, row: TableRow, column_key: str) -> bool:
         """True when ``row`` holds the lowest value of the column among rows of its training size."""

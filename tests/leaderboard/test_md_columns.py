@@ -244,3 +244,53 @@ def test_run_pages_without_md_records_show_nothing_new(tmp_path):
     for page in (out / "runs").glob("*.html"):
         assert "MD benchmarks" not in page.read_text(encoding="utf-8")
     assert not (out / "md").exists()
+
+
+def test_periodic_li_md_gets_a_diffusivity_column(tmp_path):
+    """LiPS-like runs (periodic, with Li): the index shows D(Li) beside the RDF MAE, mean ± std over
+    seeds, and the CSV carries it; molecule sections keep their columns."""
+    results = tmp_path / "results"
+    runs = [make_record(dataset="lips", n_train=10, seed=s, l_max=1) for s in (0, 1)]
+    for run, d in zip(runs, (2.0e-5, 4.0e-5), strict=True):
+        write_record(run, results)
+        record = md_record(run, 20.0, hr=0.0, n_stable=3, steps=20000, temperature_k=600.0, timestep_fs=1.0)
+        record = record.model_copy(
+            update={
+                "stability": record.stability.model_copy(
+                    update={
+                        "kind": "periodic",
+                        "criterion": "distances",
+                        "bond_tolerance_a": None,
+                        "min_distance_a": 0.5,
+                    }
+                ),
+                "observables": record.observables.model_copy(
+                    update={
+                        "kind": "periodic",
+                        "hr_mae": None,
+                        "rdf_mae": {"Li-S": 0.1},
+                        "rdf_mae_mean": 0.1,
+                        "diffusivity_cm2_per_s": {"Li": d},
+                        "reference_is_trajectory": False,
+                    }
+                ),
+            }
+        )
+        _write_md(record, results / "md")
+    out = tmp_path / "site"
+    build_site([results], out, static_figures=False)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "D(Li) (cm²/s)" in page
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r'class="num md">(.*?)</td>', page, re.S)]
+    assert cells == ["6/6", "20 ± 0 / 20", "0.1 ± 0 RDF MAE", "3.00e-05 ± 1.4e-05"]
+    with open(out / "data" / "leaderboard.csv", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["source"] == "ours"]
+    assert [float(r["md_li_diffusivity_cm2_per_s"]) for r in rows] == pytest.approx([3.0e-5])
+
+
+def test_molecule_md_has_no_diffusivity_column(results_with_md, tmp_path):
+    out = tmp_path / "site"
+    build_site([results_with_md], out, static_figures=False)
+    assert "D(Li)" not in (out / "index.html").read_text(encoding="utf-8")
+    with open(out / "data" / "leaderboard.csv", encoding="utf-8") as fh:
+        assert "md_li_diffusivity" not in fh.readline()
