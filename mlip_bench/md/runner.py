@@ -488,9 +488,17 @@ def _diffusion(states, start, reference: Reference, settings: MDSettingsInput, r
     for z in species:
         symbol = chemical_symbols[z]
         mask = numbers == z
-        msds = [obs.mean_square_displacement(np.asarray(st.samples)[:, mask]) for st in states if len(st.samples) >= 8]
+        # transport needs the whole trajectory: a replica that failed moved on a broken surface
+        # before it failed, and its stable part is often shorter than the diffusive regime
+        intact = [st for st in states if not st.failed]
+        if not intact:
+            result.not_available[f"diffusivity {symbol}"] = (
+                "every replica failed; a diffusivity is fitted only to replicas that stayed stable"
+            )
+            continue
+        msds = [obs.mean_square_displacement(np.asarray(st.samples)[:, mask]) for st in intact if len(st.samples) >= 8]
         if not msds:
-            result.not_available[f"diffusivity {symbol}"] = "fewer than 8 MD samples in every replica"
+            result.not_available[f"diffusivity {symbol}"] = "fewer than 8 MD samples in every stable replica"
             continue
         n = min(len(m) for m in msds)
         msd = np.mean([m[:n] for m in msds], axis=0)

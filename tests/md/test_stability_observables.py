@@ -97,3 +97,38 @@ def test_unwrap_and_continuity():
     np.testing.assert_allclose(obs.unwrap(wrapped, cell, pbc), straight)
     shuffled = wrapped[np.random.default_rng(0).permutation(20)]
     assert not obs.is_continuous(shuffled, cell, pbc)
+
+
+def _li_replica(index: int, walk: np.ndarray, failed: bool):
+    from mlip_bench.md.runner import ReplicaState
+
+    state = ReplicaState(index=index, start_frame=index, fingerprint="x", samples=list(walk))
+    state.failed = failed
+    return state
+
+
+def test_diffusivity_comes_from_the_replicas_that_stayed_stable():
+    """A replica that failed (here: Li flying apart, as on a broken surface) does not enter D; when
+    every replica failed the record says why there is no D instead of fitting the broken part."""
+    from ase import Atoms
+
+    from mlip_bench.md.runner import Reference, _diffusion
+    from mlip_bench.md.settings import MDSettingsInput
+    from mlip_bench.results.md_schema import Observables
+
+    rng = np.random.default_rng(5)
+    start = Atoms("Li4S4", positions=rng.uniform(0, 10, (8, 3)), cell=[10.0] * 3, pbc=True)
+    calm = np.cumsum(0.05 * rng.standard_normal((200, 8, 3)), axis=0)
+    wild = np.cumsum(2.0 * rng.standard_normal((200, 8, 3)), axis=0)
+    settings = MDSettingsInput(timestep_fs=1.0, sample_every=10)
+    reference = Reference(positions=None, cells=None, source="none")
+
+    result, plots = Observables(kind="periodic"), {}
+    _diffusion([_li_replica(0, calm, False), _li_replica(1, wild, True)], start, reference, settings, result, plots)
+    alone = obs.diffusivity(obs.mean_square_displacement(calm[:, :4]), 10 * 1e-3)
+    assert result.diffusivity_cm2_per_s["Li"] == pytest.approx(alone)
+
+    result = Observables(kind="periodic")
+    _diffusion([_li_replica(0, calm, True), _li_replica(1, wild, True)], start, reference, settings, result, {})
+    assert "Li" not in result.diffusivity_cm2_per_s
+    assert "every replica failed" in result.not_available["diffusivity Li"]
