@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 from mlip_bench.results.io import write_record
-from tests.leaderboard.leaderboard_records import FIXTURES, REPO, make_record
+from tests.leaderboard.leaderboard_records import FIXTURES, REPO, make_record, md_record, periodic_md_record, write_md
 
 
 def _summary():
@@ -82,3 +82,26 @@ def test_replication_report_states_what_the_committed_records_give(capsys):
     md_rows = [ln for t in _tables(out, md_header) for ln in t.splitlines()[2:]]
     stale = [ln for ln in ladder + md_rows if ln not in report]
     assert ladder and not stale, f"rows missing from REPLICATION.md: {stale[:3]}"
+
+
+def test_md_tables_give_h_r_for_molecules_and_rdf_and_li_diffusivity_for_periodic_systems(tmp_path, capsys):
+    results = tmp_path / "results"
+    lips = [make_record(dataset="lips", n_train=10, seed=s) for s in (0, 1)]
+    aspirin = make_record(dataset="md17/aspirin", n_train=50)
+    for run in (*lips, aspirin):
+        write_record(run, results)
+    write_md(periodic_md_record(lips[0], d_li=2.0e-5), results / "md")
+    write_md(periodic_md_record(lips[1], d_li=None, ttf=0.4, n_stable=0), results / "md")
+    hr_record = md_record(aspirin, 1.0, hr=0.08, n_stable=3)
+    write_md(
+        hr_record.model_copy(
+            update={"observables": hr_record.observables.model_copy(update={"hr_mae_sampling_floor": 0.04})}
+        ),
+        results / "md",
+    )
+    _summary().main([str(results), "--plan", str(tmp_path / "none.yaml")])
+    out = capsys.readouterr().out
+    assert "| min (ps) | RDF MAE | D(Li) (cm²/s) | steps/s |" in out
+    # seeds pooled: 3 of 6 replicas stable, D from the one record that has it
+    assert _row(out, "| lips | nequip-l1 | 10 |").endswith("| 3/6 | 10.20 | 0.20 | 0.100 | 2.00e-05 | — |")
+    assert _row(out, "| md17/aspirin | nequip-l1 | 50 |").endswith("| 0.080 (0.040) | — |")

@@ -14,44 +14,7 @@ from mlip_bench.errors import ResultsError
 from mlip_bench.leaderboard.build import build_site, run_page_name
 from mlip_bench.results.io import load_records, write_record
 from mlip_bench.results.md_schema import MDRecord
-from tests.leaderboard.leaderboard_records import FIXTURES, make_record
-
-
-def md_record(run, ttf: float, hr: float, n_stable: int = 0, steps: int = 2000, **settings) -> MDRecord:
-    s = dict(ensemble="nvt", temperature_k=500.0, timestep_fs=0.5, steps=steps, replicas=3, seed=0)
-    s.update(settings)
-    md_id = f"{run.run_id}__md-{s['ensemble']}-{s['temperature_k']:g}K-{s['timestep_fs']:g}fs-{steps}steps-r3-s0"
-    return MDRecord.model_validate(
-        {
-            "md_id": md_id,
-            "created": "2026-11-30T12:00:00+00:00",
-            "run": {
-                "run_id": run.run_id,
-                "checkpoint_path": "x/best_model.pt",
-                "checkpoint_sha256": "0" * 64,
-                "dataset": run.dataset.name,
-                "n_train": run.n_train,
-                "seed": run.seed,
-            },
-            "settings": {**s, "sample_every": 10, "start_source": "test split", "dataset": run.dataset.name},
-            "stability": {
-                "criterion": "bonds",
-                "kind": "molecule",
-                "bond_tolerance_a": 0.5,
-                "n_replicas": 3,
-                "n_stable": n_stable,
-                "mean_time_to_failure_ps": ttf,
-                "min_time_to_failure_ps": ttf / 2,
-                "length_ps": steps * s["timestep_fs"] / 1000,
-            },
-            "observables": {"kind": "molecule", "hr_mae": hr},
-        }
-    )
-
-
-def _write_md(record: MDRecord, folder):
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{record.md_id}.json").write_text(json.dumps(record.model_dump(mode="json")))
+from tests.leaderboard.leaderboard_records import FIXTURES, make_record, md_record, periodic_md_record, write_md
 
 
 @pytest.fixture
@@ -63,11 +26,11 @@ def results_with_md(tmp_path):
     ttf = {(50, 0): 0.1, (50, 1): 0.3, (150, 0): 1.0, (150, 1): 1.0}
     for r in runs:
         stable = 3 if r.n_train == 150 else 0
-        _write_md(
+        write_md(
             md_record(r, ttf[(r.n_train, r.seed)], hr=0.2 if r.n_train == 50 else 0.1, n_stable=stable), results / "md"
         )
     # another setting (shorter) for one run: not mixed into the columns, counted as left out
-    _write_md(md_record(runs[0], 0.05, hr=0.5, steps=200), results / "md")
+    write_md(md_record(runs[0], 0.05, hr=0.5, steps=200), results / "md")
     return results
 
 
@@ -120,7 +83,7 @@ def test_md_folder_option_and_bad_md_record(tmp_path, capsys):
     run = make_record(n_train=50)
     write_record(run, results)
     md_dir = tmp_path / "elsewhere"
-    _write_md(md_record(run, 0.4, hr=0.3), md_dir)
+    write_md(md_record(run, 0.4, hr=0.3), md_dir)
     out = tmp_path / "site"
     assert main(["leaderboard", "build", "--results", str(results), "--md", str(md_dir), "--out", str(out)]) == 0
     assert "MD stable" in (out / "index.html").read_text(encoding="utf-8")
@@ -190,7 +153,7 @@ def test_run_page_lists_its_md_benchmarks_and_shows_the_hr_figure(tmp_path):
     data["speed"] = {"steps_per_second": 35.1, "ns_per_day": 1.52, "wall_seconds": 60.0}
     data["settings"]["start_source"] = "md17/aspirin test split <script>alert(1)</script>"
     nvt = MDRecord.model_validate(data)
-    _write_md(nvt, md_dir)
+    write_md(nvt, md_dir)
     _png(md_dir / f"{nvt.md_id}.hr.png")
     nve = md_record(run, 1.0, hr=0.05, n_stable=3, ensemble="nve", temperature_k=300.0)
     data = nve.model_dump(mode="json")
@@ -208,7 +171,7 @@ def test_run_page_lists_its_md_benchmarks_and_shows_the_hr_figure(tmp_path):
         for i, (drift, err) in enumerate([(0.2, 1.5), (0.4, 2.5), (0.6, 0.5)])
     ]
     data["observables"]["figures"] = ["../../escape.png", f"{nve.md_id}.missing.png"]
-    _write_md(MDRecord.model_validate(data), md_dir)
+    write_md(MDRecord.model_validate(data), md_dir)
     _png(tmp_path / "escape.png")
     out = tmp_path / "site"
     build_site([results], out, static_figures=False)
@@ -253,30 +216,7 @@ def test_periodic_li_md_gets_a_diffusivity_column(tmp_path):
     runs = [make_record(dataset="lips", n_train=10, seed=s, l_max=1) for s in (0, 1)]
     for run, d in zip(runs, (2.0e-5, 4.0e-5), strict=True):
         write_record(run, results)
-        record = md_record(run, 20.0, hr=0.0, n_stable=3, steps=20000, temperature_k=600.0, timestep_fs=1.0)
-        record = record.model_copy(
-            update={
-                "stability": record.stability.model_copy(
-                    update={
-                        "kind": "periodic",
-                        "criterion": "distances",
-                        "bond_tolerance_a": None,
-                        "min_distance_a": 0.5,
-                    }
-                ),
-                "observables": record.observables.model_copy(
-                    update={
-                        "kind": "periodic",
-                        "hr_mae": None,
-                        "rdf_mae": {"Li-S": 0.1},
-                        "rdf_mae_mean": 0.1,
-                        "diffusivity_cm2_per_s": {"Li": d},
-                        "reference_is_trajectory": False,
-                    }
-                ),
-            }
-        )
-        _write_md(record, results / "md")
+        write_md(periodic_md_record(run, d_li=d), results / "md")
     out = tmp_path / "site"
     build_site([results], out, static_figures=False)
     page = (out / "index.html").read_text(encoding="utf-8")
