@@ -69,7 +69,25 @@ def _seeds(curve: Curve) -> str:
 
 
 def _ladder_table(curves: list[Curve], certified: bool) -> None:
-    sizes = sorted({n for c in curves for n in c.n_trains})
+    """One table per family of ladders: datasets whose training sizes overlap share a table (the
+    molecules' 50-950 frames), a dataset with sizes of its own gets its own (LiPS's 10 and 100);
+    the table with the most curves first."""
+    groups: list[tuple[set[int], list[Curve]]] = []
+    for c in sorted(curves, key=lambda c: c.dataset):
+        sizes = set(c.n_trains)
+        joined = [g for g in groups if g[0] & sizes]
+        merged: tuple[set[int], list[Curve]] = (sizes, [c])
+        for g in joined:
+            groups.remove(g)
+            merged = (merged[0] | g[0], g[1] + merged[1])
+        groups.append(merged)
+    for i, (sizes, members) in enumerate(sorted(groups, key=lambda g: (-len(g[1]), sorted(g[0])))):
+        if i:
+            print()
+        _one_ladder_table(members, sorted(sizes), certified)
+
+
+def _one_ladder_table(curves: list[Curve], sizes: list[int], certified: bool) -> None:
     head = " | ".join(f"F@{n}" for n in sizes)
     if certified:
         print(f"| dataset | model | seeds | {head} | force slope | energy slope | still improving |")
