@@ -126,11 +126,12 @@ def leaderboard_table(
     for c in columns:
         header += [f"{c.key} mean ({c.unit})", f"{c.key} std ({c.unit})", f"{c.key} evidence"]
     header += ["n_seeds", "seeds", "n_parameters", "training_cost_by_hardware", "run_ids", "date", "published_source"]
-    with_md = any(getattr(r, "md", None) is not None for r in rows)
+    mds = [getattr(r, "md", None) for r in rows]
+    with_md = any(md is not None for md in mds)
     if with_md:
         header += ["md_stable_replicas", "md_time_to_failure_ps", "md_time_to_failure_std_ps", "md_length_ps"]
         header += ["md_observable", "md_observable_value", "md_ids"]
-    with_diffusivity = any(getattr(getattr(r, "md", None), "li_diffusivity", None) is not None for r in rows)
+    with_diffusivity = any(md is not None and md.li_diffusivity is not None for md in mds)
     if with_diffusivity:
         header += ["md_li_diffusivity_cm2_per_s", "md_li_diffusivity_std_cm2_per_s"]
     out = []
@@ -173,9 +174,9 @@ def leaderboard_table(
                 _num(md.observable.mean) if md and md.observable else None,
                 " ".join(md.md_ids) if md else "",
             ]
-        if with_diffusivity:
-            d = r.md.li_diffusivity if r.md else None
-            line += [_num(d.mean) if d else None, _num(d.std) if d and d.std is not None else None]
+            if with_diffusivity:
+                d = md.li_diffusivity if md else None
+                line += [_num(d.mean) if d else None, _num(d.std) if d and d.std is not None else None]
         out.append(line)
     return header, out
 
