@@ -156,7 +156,7 @@ def _verdicts(records, curves: list[Curve], published: Path) -> None:
 def _md_tables(folders: list[Path], records) -> None:
     from collections import defaultdict
 
-    from mlip_bench.leaderboard.md_data import load_md_records, md_folders, setting_text, summarise
+    from mlip_bench.leaderboard.md_data import load_md_records, md_folders, setting_text
 
     md = [r for r in load_md_records(md_folders([f for f in folders if f.is_dir()])) if r.status == "complete"]
     if not md:
@@ -169,34 +169,44 @@ def _md_tables(folders: list[Path], records) -> None:
     print("## MD benchmarks (seeds pooled; time to failure: mean over replicas, then over seeds)")
     for setting in sorted({k[0] for k in groups}):
         keys = sorted((k for k in groups if k[0] == setting), key=lambda k: (k[1], k[2], k[3] or 0))
-        # periodic systems: RDF MAE and the Li diffusivity instead of h(r) and its sampling floor
-        periodic = all(r.stability.kind == "periodic" for k in keys for r in groups[k])
-        observable = "RDF MAE | D(Li) (cm²/s)" if periodic else "h(r) MAE (floor)"
-        print()
-        print(f"Setting: {setting}")
-        print()
+        # periodic systems get RDF MAE and the Li diffusivity instead of h(r) and its sampling floor;
+        # a setting shared by molecules and periodic systems gets one table of each
+        periodic_keys = [k for k in keys if all(r.stability.kind == "periodic" for r in groups[k])]
+        molecule_keys = [k for k in keys if k not in periodic_keys]
+        for subset, periodic in ((molecule_keys, False), (periodic_keys, True)):
+            if subset:
+                _md_table(setting, subset, groups, test_mae, periodic=periodic)
+
+
+def _md_table(setting: str, keys: list[tuple], groups: dict, test_mae: dict, *, periodic: bool) -> None:
+    from mlip_bench.leaderboard.md_data import summarise
+
+    observable = "RDF MAE | D(Li) (cm²/s)" if periodic else "h(r) MAE (floor)"
+    print()
+    print(f"Setting: {setting}")
+    print()
+    print(
+        "| dataset | model | n_train | seeds | test F MAE (meV/Å) | stable replicas | mean time to failure (ps) "
+        f"| min (ps) | {observable} | steps/s |"
+    )
+    print("|---" * (11 if periodic else 10) + "|")
+    for key in keys:
+        summary = summarise(groups[key])
+        maes = [test_mae[r.run.run_id] for r in groups[key] if r.run.run_id in test_mae]
+        hr, floor = summary.observable, summary.observable_floor
+        if periodic:
+            d = summary.li_diffusivity
+            hr_text = f"{hr.mean:.3f} | " if hr else "— | "
+            hr_text += f"{d.mean:.2e}" if d else "—"
+        else:
+            hr_text = f"{hr.mean:.3f} ({floor.mean:.3f})" if hr and floor else "—"
+        mae_text = f"{sum(maes) / len(maes):.1f}" if maes else "—"
+        speed = f"{summary.steps_per_second.mean:.0f}" if summary.steps_per_second else "—"
         print(
-            "| dataset | model | n_train | seeds | test F MAE (meV/Å) | stable replicas | mean time to failure (ps) "
-            f"| min (ps) | {observable} | steps/s |"
+            f"| {key[1]} | {key[2]} | {key[3]} | {','.join(str(s) for s in summary.seeds)} | {mae_text} "
+            f"| {summary.stable_text} | {summary.time_to_failure.mean:.2f} "
+            f"| {summary.min_time_to_failure_ps:.2f} | {hr_text} | {speed} |"
         )
-        print("|---" * (11 if periodic else 10) + "|")
-        for key in keys:
-            summary = summarise(groups[key])
-            maes = [test_mae[r.run.run_id] for r in groups[key] if r.run.run_id in test_mae]
-            hr, floor = summary.observable, summary.observable_floor
-            if periodic:
-                d = summary.li_diffusivity
-                hr_text = f"{hr.mean:.3f} | " if hr else "— | "
-                hr_text += f"{d.mean:.2e}" if d else "—"
-            else:
-                hr_text = f"{hr.mean:.3f} ({floor.mean:.3f})" if hr and floor else "—"
-            mae_text = f"{sum(maes) / len(maes):.1f}" if maes else "—"
-            speed = f"{summary.steps_per_second.mean:.0f}" if summary.steps_per_second else "—"
-            print(
-                f"| {key[1]} | {key[2]} | {key[3]} | {','.join(str(s) for s in summary.seeds)} | {mae_text} "
-                f"| {summary.stable_text} | {summary.time_to_failure.mean:.2f} "
-                f"| {summary.min_time_to_failure_ps:.2f} | {hr_text} | {speed} |"
-            )
 
 
 def main(argv: list[str] | None = None) -> None:

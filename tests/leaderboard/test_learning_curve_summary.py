@@ -105,3 +105,26 @@ def test_md_tables_give_h_r_for_molecules_and_rdf_and_li_diffusivity_for_periodi
     # seeds pooled: 3 of 6 replicas stable, D from the one record that has it
     assert _row(out, "| lips | nequip-l1 | 10 |").endswith("| 3/6 | 10.20 | 0.20 | 0.100 | 2.00e-05 | — |")
     assert _row(out, "| md17/aspirin | nequip-l1 | 50 |").endswith("| 0.080 (0.040) | — |")
+
+
+def test_md_setting_shared_by_a_molecule_and_a_periodic_system_gets_one_table_of_each(tmp_path, capsys):
+    results = tmp_path / "results"
+    lips = make_record(dataset="lips", n_train=10)
+    aspirin = make_record(dataset="md17/aspirin", n_train=50)
+    for run in (lips, aspirin):
+        write_record(run, results)
+    # the same setting (NVT 600 K, 1 fs, 20,000 steps) for both
+    write_md(periodic_md_record(lips, d_li=2.0e-5), results / "md")
+    write_md(
+        md_record(aspirin, 1.0, hr=0.08, n_stable=3, steps=20000, temperature_k=600.0, timestep_fs=1.0),
+        results / "md",
+    )
+    _summary().main([str(results), "--plan", str(tmp_path / "none.yaml")])
+    out = capsys.readouterr().out
+    md_header = "| dataset | model | n_train | seeds | test F MAE (meV/Å) | stable replicas"
+    tables = _tables(out, md_header)
+    assert len(tables) == 2
+    molecule, periodic = tables
+    assert "| h(r) MAE (floor) |" in molecule and "| md17/aspirin |" in molecule and "| lips |" not in molecule
+    assert "| D(Li) (cm²/s) |" in periodic and "| lips |" in periodic and "| md17/aspirin |" not in periodic
+    assert _row(out, "| lips | nequip-l1 | 10 |").endswith("| 2.00e-05 | — |")
