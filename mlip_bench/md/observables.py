@@ -62,9 +62,16 @@ def rdf_r_max(cell: np.ndarray, limit: float = RDF_R_MAX_A) -> float:
 
 
 def species_pairs(numbers: np.ndarray) -> list[tuple[int, int]]:
-    """Unordered species pairs ``(a, b)``, ``a <= b``, of the atomic numbers present."""
+    """Unordered species pairs ``(a, b)``, ``a <= b``, of the atomic numbers present that have at least
+    one pair of distinct atoms: a species with a single atom (the C and the H of the formate on
+    Cu-formate) has no ``a-a`` RDF, which would otherwise be zero everywhere and dilute the mean."""
+    numbers = np.asarray(numbers, dtype=int)
     species = sorted({int(z) for z in numbers})
-    return list(itertools.combinations_with_replacement(species, 2))
+    return [
+        (a, b)
+        for a, b in itertools.combinations_with_replacement(species, 2)
+        if a != b or int(np.sum(numbers == a)) > 1
+    ]
 
 
 def pair_label(pair: tuple[int, int]) -> str:

@@ -76,6 +76,26 @@ def test_rdf_of_an_ideal_gas_is_one_and_identical_sets_agree():
     assert obs.rdf_mae(g["Li-S"], g["Li-S"].copy()) == 0.0
 
 
+def test_a_species_with_one_atom_has_no_self_rdf():
+    # Cu-formate: one C and one H in the formate. A C-C or H-H "RDF" would be zero everywhere
+    # and pull rdf_mae_mean towards zero, so those pairs are left out; the cross pairs stay.
+    numbers = np.array([29] * 6 + [6, 1, 8, 8])
+    assert [obs.pair_label(p) for p in obs.species_pairs(numbers)] == [
+        "H-C",
+        "H-O",
+        "H-Cu",
+        "C-O",
+        "C-Cu",
+        "O-O",
+        "O-Cu",
+        "Cu-Cu",
+    ]
+    rng = np.random.default_rng(3)
+    frames = rng.uniform(0, 8.0, size=(5, len(numbers), 3))
+    g = obs.rdfs(frames, numbers, np.eye(3) * 8.0, np.array([True] * 3), 4.0)
+    assert "C-C" not in g and "H-H" not in g and "O-O" in g
+
+
 def test_diffusivity_of_a_random_walk():
     rng = np.random.default_rng(2)
     sigma, dt_ps = 0.1, 0.01  # Å per axis per sample; ps per sample
