@@ -65,13 +65,9 @@ def species_pairs(numbers: np.ndarray) -> list[tuple[int, int]]:
     """Unordered species pairs ``(a, b)``, ``a <= b``, of the atomic numbers present that have at least
     one pair of distinct atoms: a species with a single atom (the C and the H of the formate on
     Cu-formate) has no ``a-a`` RDF, which would otherwise be zero everywhere and dilute the mean."""
-    numbers = np.asarray(numbers, dtype=int)
-    species = sorted({int(z) for z in numbers})
-    return [
-        (a, b)
-        for a, b in itertools.combinations_with_replacement(species, 2)
-        if a != b or int(np.sum(numbers == a)) > 1
-    ]
+    species, counts = np.unique(np.asarray(numbers, dtype=int), return_counts=True)
+    count = dict(zip(species.tolist(), counts.tolist()))
+    return [(a, b) for a, b in itertools.combinations_with_replacement(count, 2) if a != b or count[a] > 1]
 
 
 def pair_label(pair: tuple[int, int]) -> str:
@@ -114,7 +110,7 @@ def rdfs(
     for a, b in pairs:
         n_a = int(np.sum(numbers == a))
         n_b = int(np.sum(numbers == b)) - (1 if a == b else 0)
-        ideal = n_a * max(n_b, 0) * density_sum * shell
+        ideal = n_a * n_b * density_sum * shell
         with np.errstate(divide="ignore", invalid="ignore"):
             out[pair_label((a, b))] = np.where(ideal > 0, counts[(a, b)] / np.where(ideal > 0, ideal, 1.0), 0.0)
     return out
