@@ -382,6 +382,7 @@ def stability_summary(results: list[ReplicaResult], check: StabilityCheck, setti
         kind=check.kind,  # type: ignore[arg-type]
         bond_tolerance_a=check.bond_tolerance_a if check.kind == "molecule" else None,
         min_distance_a=check.min_distance_a if check.kind == "periodic" else None,
+        pair_floors_a=check.floors_by_name() if check.kind == "periodic" else None,
         n_replicas=len(results),
         n_stable=sum(not r.failed for r in results),
         mean_time_to_failure_ps=float(np.mean(times)),
@@ -640,12 +641,14 @@ def _starting_frames(store, split, settings: MDSettingsInput) -> list[int]:
     return [test[i] for i in rng.choice(len(test), size=settings.replicas, replace=replace)]
 
 
-def _reference(store, start_numbers: np.ndarray, settings: MDSettingsInput, variant: str) -> Reference:
+def reference_frames(store, start_numbers: np.ndarray, max_frames: int, seed: int, variant: str) -> Reference:
+    """Up to ``max_frames`` frames of ``store`` drawn at random (``seed``) that have the starting
+    frame's atoms: the reference for bond lengths, pair floors, h(r) and RDFs."""
     n = store.n_frames
-    k = min(n, settings.max_reference_frames)
-    chosen = sorted(np.random.default_rng([settings.seed, 3]).choice(n, size=k, replace=False).tolist())
+    k = min(n, max_frames)
+    chosen = sorted(np.random.default_rng([seed, 3]).choice(n, size=k, replace=False).tolist())
     frames = [f for f in store.frames(chosen) if np.array_equal(f.numbers, start_numbers)]
-    source = f"{variant}: {len(frames)} frames drawn at random (seed {settings.seed}) from all {n} frames"
+    source = f"{variant}: {len(frames)} frames drawn at random (seed {seed}) from all {n} frames"
     if not frames:
         return Reference(None, None, source, why_missing=f"no frame of {variant} has the starting frame's atoms")
     ordered = [f for f in store.frames(range(min(n, 200))) if np.array_equal(f.numbers, start_numbers)]
@@ -736,10 +739,11 @@ def run_md(
             starts = [(i, store.frame(i).to_atoms()) for i in indices]
             start_source = f"{variant} test split {split.name!r} (seed {split_seed}), frames {indices}"
         start = starts[0][1]
-        reference = _reference(store, start.get_atomic_numbers(), settings, variant)
+        reference = reference_frames(
+            store, start.get_atomic_numbers(), settings.max_reference_frames, settings.seed, variant
+        )
     finally:
         store.close()
-    reference_positions = reference.positions if not np.any(start.pbc) else None
 
     ckpt_sha = _sha256_file(resolved.checkpoint)
     fingerprint = hashlib.sha256(
@@ -775,7 +779,8 @@ def run_md(
                 atoms0.get_atomic_numbers(),
                 np.asarray(atoms0.get_cell()[:]),
                 atoms0.pbc,
-                reference_positions=reference_positions,
+                reference_positions=reference.positions,
+                reference_cells=reference.cells,
             )
             checks.append(check)
             base = k * settings.steps

@@ -7,7 +7,11 @@
   when any bond deviates from its reference length by more than ``BOND_TOLERANCE_A`` (0.5 Å),
   as in Fu et al., "Forces are not enough" (2022).
 * Periodic systems: a frame fails when any force is not finite or when two atoms are closer
-  than ``MIN_DISTANCE_A`` (0.5 Å, minimum image).
+  than their pair's floor (minimum image). Each species pair's floor is ``PAIR_FLOOR_FACTOR``
+  (0.75) times the shortest distance of that pair in the reference (dataset) frames, and never
+  below ``MIN_DISTANCE_A`` (0.5 Å); a pair never closer than ``PAIR_REFERENCE_CUTOFF_A`` (4 Å)
+  in the reference, or a run without reference frames, keeps the 0.5 Å floor. A single 0.5 Å
+  floor misses an adsorbate collapsing into a metal slab (C-Cu at 1.1 Å in Cu-formate).
 * Both: non-finite positions, energies or forces, or a force evaluation that raises, fail.
 """
 
@@ -20,6 +24,48 @@ import numpy as np
 BOND_FACTOR = 1.2
 BOND_TOLERANCE_A = 0.5
 MIN_DISTANCE_A = 0.5
+PAIR_FLOOR_FACTOR = 0.75
+PAIR_REFERENCE_CUTOFF_A = 4.0
+
+
+def pair_name(za: int, zb: int) -> str:
+    """``"C-Cu"``: the two element symbols, lower atomic number first."""
+    from ase.data import chemical_symbols
+
+    a, b = sorted((int(za), int(zb)))
+    return f"{chemical_symbols[a]}-{chemical_symbols[b]}"
+
+
+def reference_pair_minima(
+    frames: np.ndarray,
+    cells: np.ndarray,
+    pbc: np.ndarray,
+    numbers: np.ndarray,
+    cutoff: float = PAIR_REFERENCE_CUTOFF_A,
+) -> dict[tuple[int, int], float]:
+    """Shortest distance (Å, minimum image) of each species pair ``(za <= zb)`` over ``frames``
+    (F, N, 3) with cells (F, 3, 3); pairs never closer than ``cutoff`` are absent."""
+    from mlip_bench.data.graphs import neighbor_list
+
+    numbers = np.asarray(numbers, dtype=np.int64)
+    minima: dict[tuple[int, int], float] = {}
+    for positions, cell in zip(np.asarray(frames, dtype=np.float64), np.asarray(cells, dtype=np.float64)):
+        i, j, shifts = neighbor_list(positions, cell, pbc, cutoff)
+        if len(i) == 0:
+            continue
+        d = np.linalg.norm(positions[j] - positions[i] + shifts @ cell, axis=-1)
+        za, zb = np.minimum(numbers[i], numbers[j]), np.maximum(numbers[i], numbers[j])
+        for a, b in {(int(x), int(y)) for x, y in zip(za, zb)}:
+            m = float(d[(za == a) & (zb == b)].min())
+            minima[(a, b)] = min(m, minima.get((a, b), np.inf))
+    return minima
+
+
+def pair_floors(
+    minima: dict[tuple[int, int], float], factor: float = PAIR_FLOOR_FACTOR, floor: float = MIN_DISTANCE_A
+) -> dict[tuple[int, int], float]:
+    """Each pair's stability floor (Å): ``factor`` times its reference minimum, at least ``floor``."""
+    return {pair: max(floor, factor * m) for pair, m in sorted(minima.items())}
 
 
 def find_bonds(positions: np.ndarray, numbers: np.ndarray, factor: float = BOND_FACTOR) -> np.ndarray:
@@ -51,6 +97,9 @@ class StabilityCheck:
     pbc: np.ndarray | None = None
     bond_tolerance_a: float = BOND_TOLERANCE_A
     min_distance_a: float = MIN_DISTANCE_A
+    #: periodic systems: per species pair ``(za <= zb)`` floor (Å); pairs absent use ``min_distance_a``
+    floors: dict[tuple[int, int], float] | None = None
+    numbers: np.ndarray | None = None
 
     @classmethod
     def for_system(
@@ -62,11 +111,22 @@ class StabilityCheck:
         reference_positions: np.ndarray | None = None,
         bond_tolerance_a: float = BOND_TOLERANCE_A,
         min_distance_a: float = MIN_DISTANCE_A,
+        reference_cells: np.ndarray | None = None,
+        pair_floor_factor: float | None = PAIR_FLOOR_FACTOR,
     ) -> "StabilityCheck":
         """The check for a starting frame; ``reference_positions`` (F, N, 3): frames of the same
-        molecule whose mean bond lengths are the reference (else the starting frame's)."""
+        molecule whose mean bond lengths are the reference (else the starting frame's), or, for a
+        periodic system with ``reference_cells`` (F, 3, 3), the frames whose shortest distance per
+        species pair sets the pair floors (``pair_floor_factor`` None: one global floor)."""
         periodic = pbc is not None and bool(np.any(pbc))
         if periodic:
+            floors = None
+            if pair_floor_factor is not None and reference_positions is not None and len(reference_positions):
+                cells = reference_cells
+                if cells is None:
+                    cells = np.broadcast_to(np.asarray(cell, dtype=np.float64), (len(reference_positions), 3, 3))
+                minima = reference_pair_minima(reference_positions, cells, np.asarray(pbc, dtype=bool), numbers)
+                floors = pair_floors(minima, pair_floor_factor, min_distance_a)
             return cls(
                 "periodic",
                 np.zeros((0, 2), dtype=np.int64),
@@ -75,6 +135,8 @@ class StabilityCheck:
                 np.asarray(pbc, dtype=bool),
                 bond_tolerance_a,
                 min_distance_a,
+                floors,
+                np.asarray(numbers, dtype=np.int64),
             )
         bonds = find_bonds(positions, numbers)
         if reference_positions is not None and len(reference_positions):
@@ -90,9 +152,23 @@ class StabilityCheck:
                 f"frame) deviating more than {self.bond_tolerance_a} Å from its mean reference length; "
                 "or non-finite positions, energy or forces"
             )
+        if self.floors:
+            raised = {pair_name(*p): f for p, f in self.floors.items() if f > self.min_distance_a}
+            listed = ", ".join(f"{k} {v:.2f} Å" for k, v in raised.items())
+            return (
+                "non-finite forces, energy or positions, or two atoms closer than their pair's floor (minimum image): "
+                f"{PAIR_FLOOR_FACTOR:g} x the pair's shortest reference distance ({listed}), "
+                f"{self.min_distance_a} Å for any other pair"
+            )
         return (
             f"non-finite forces, energy or positions, or two atoms closer than {self.min_distance_a} Å (minimum image)"
         )
+
+    def floors_by_name(self) -> dict[str, float] | None:
+        """The pair floors (Å) keyed ``"C-Cu"``, or None when one global floor applies."""
+        if not self.floors:
+            return None
+        return {pair_name(*p): round(f, 4) for p, f in self.floors.items()}
 
     def check(self, positions: np.ndarray, forces: np.ndarray | None = None, energy: float | None = None) -> str:
         """Why this frame has failed, or ``""`` when it has not."""
@@ -115,10 +191,35 @@ class StabilityCheck:
                     f"{self.reference_lengths[worst]:.2f} Å"
                 )
             return ""
+        if self.floors:
+            return self._check_pair_floors(positions)
         closest = min_distance(positions, self.cell, self.pbc, self.min_distance_a)
         if closest is not None:
             return f"atoms {closest[0]}-{closest[1]} at {closest[2]:.2f} Å, closer than {self.min_distance_a} Å"
         return ""
+
+    def _check_pair_floors(self, positions: np.ndarray) -> str:
+        from mlip_bench.data.graphs import neighbor_list
+
+        assert self.floors is not None and self.numbers is not None
+        z = self.numbers
+        table = np.full((int(z.max()) + 1,) * 2, self.min_distance_a)
+        for (a, b), f in self.floors.items():
+            if a < len(table) and b < len(table):
+                table[a, b] = table[b, a] = f
+        i, j, shifts = neighbor_list(positions, self.cell, self.pbc, float(table.max()))
+        if len(i) == 0:
+            return ""
+        d = np.linalg.norm(positions[j] - positions[i] + shifts @ self.cell, axis=-1)
+        floor = table[z[i], z[j]]
+        bad = np.nonzero(d < floor)[0]
+        if len(bad) == 0:
+            return ""
+        k = int(bad[np.argmin(d[bad] / floor[bad])])
+        return (
+            f"atoms {int(i[k])}-{int(j[k])} ({pair_name(z[i[k]], z[j[k]])}) at {d[k]:.2f} Å, "
+            f"closer than the pair floor {floor[k]:.2f} Å"
+        )
 
 
 def min_distance(

@@ -88,6 +88,9 @@ class Stability(BaseModel):
     kind: Literal["molecule", "periodic"]
     bond_tolerance_a: float | None = None
     min_distance_a: float | None = None
+    #: periodic systems: each species pair's floor (Å), 0.75 x its shortest reference distance and at
+    #: least ``min_distance_a``; None in records judged by the one global floor (before 2026-12-02)
+    pair_floors_a: dict[str, float] | None = None
     n_replicas: int
     n_stable: int
     #: mean over replicas of the time to failure, a stable replica counting its full length (a lower bound)

@@ -185,6 +185,10 @@ def test_periodic_system_gets_rdfs_and_says_what_is_missing(trained, tmp_path):
     )
     ob = record.observables
     assert record.system["kind"] == "periodic" and record.stability.min_distance_a == 0.5
+    floors = record.stability.pair_floors_a
+    assert (
+        floors and set(floors) == {"Cu-Cu"} and floors["Cu-Cu"] >= 0.5 and "pair's floor" in record.stability.criterion
+    )
     assert set(ob.rdf_mae) == {"Cu-Cu"} and ob.rdf_mae_mean is not None
     assert "no Li" in ob.not_available["diffusivity"]
     assert any(f.endswith(".rdf.png") for f in ob.figures)

@@ -52,6 +52,37 @@ def test_periodic_detector_fires_on_close_atoms_across_the_boundary():
     assert check.check(pos, forces=np.array([[np.inf, 0, 0], [0, 0, 0]])) == "non-finite forces"
 
 
+def test_periodic_pair_floors_come_from_the_reference_frames():
+    # an adsorbate above a slab: C-Cu is never shorter than 1.9 Å in the reference, C-O is 1.25 Å
+    from mlip_bench.md.stability import pair_floors, reference_pair_minima
+
+    cell = np.eye(3) * 8.0
+    pbc = np.array([True, True, True])
+    numbers = np.array([29, 6, 8])
+    ref = np.array(
+        [[[1.0, 1.0, 1.0], [1.0, 1.0, 3.0], [1.0, 1.0, 4.25]], [[1.0, 1.0, 1.0], [1.0, 1.0, 2.9], [1.0, 1.0, 4.15]]]
+    )
+    minima = reference_pair_minima(ref, np.stack([cell, cell]), pbc, numbers)
+    assert minima[(6, 29)] == pytest.approx(1.9) and minima[(6, 8)] == pytest.approx(1.25)
+    assert (8, 8) not in minima  # one O: no O-O pair
+    assert pair_floors(minima)[(6, 29)] == pytest.approx(0.75 * 1.9)
+    check = StabilityCheck.for_system(ref[0], numbers, cell, pbc, reference_positions=ref, reference_cells=None)
+    assert check.floors_by_name() == {
+        "C-O": pytest.approx(0.9375),
+        "C-Cu": pytest.approx(1.425),
+        "O-Cu": pytest.approx(0.75 * 3.15),
+    }
+    assert check.check(ref[0]) == ""
+    collapsed = ref[0].copy()
+    collapsed[1:, 2] -= 0.9  # C 1.1 Å above the Cu: far above the 0.5 Å global floor, below the C-Cu floor
+    reason = check.check(collapsed)
+    assert "(C-Cu) at 1.10 Å" in reason and "pair floor 1.42" in reason
+    assert "C-Cu 1.42 Å" in check.describe()
+    # the old rule (one global floor) passes the same frame
+    old = StabilityCheck.for_system(ref[0], numbers, cell, pbc, reference_positions=ref, pair_floor_factor=None)
+    assert old.floors_by_name() is None and old.check(collapsed) == ""
+
+
 def test_hr_mae_is_zero_for_identical_sets_and_two_for_disjoint():
     rng = np.random.default_rng(0)
     frames = WATER + 0.05 * rng.standard_normal((50, 3, 3))
