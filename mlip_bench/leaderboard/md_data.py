@@ -123,10 +123,13 @@ class MDSummary:
     seeds: list[int]
     #: periodic systems with Li: the Li diffusivity of the MD (cm²/s), over records; None otherwise
     li_diffusivity: Stat | None = None
+    #: periodic records judged by the single 0.5 Å floor (written before the per-pair floors)
+    n_global_floor: int = 0
 
     @property
     def stable_text(self) -> str:
-        return f"{self.n_stable}/{self.n_replicas}"
+        """``"1/3"``; ``"1/3*"`` when a periodic record was judged by the old single 0.5 Å floor."""
+        return f"{self.n_stable}/{self.n_replicas}" + ("*" if self.n_global_floor else "")
 
 
 def summarise(records: list[MDRecord]) -> MDSummary | None:
@@ -154,6 +157,7 @@ def summarise(records: list[MDRecord]) -> MDSummary | None:
         li_diffusivity=Stat.of(
             r.observables.diffusivity_cm2_per_s.get("Li") for r in done if r.observables is not None
         ),
+        n_global_floor=sum(r.stability.kind == "periodic" and r.stability.pair_floors_a is None for r in done),
     )
 
 

@@ -222,7 +222,7 @@ def test_periodic_li_md_gets_a_diffusivity_column(tmp_path):
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "D(Li) (cm²/s)" in page
     cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r'class="num md">(.*?)</td>', page, re.S)]
-    assert cells == ["6/6", "20 ± 0 / 20", "0.1 ± 0 RDF MAE", "3.00e-05 ± 1.4e-05"]
+    assert cells == ["6/6*", "20 ± 0 / 20", "0.1 ± 0 RDF MAE", "3.00e-05 ± 1.4e-05"]  # * : the single 0.5 Å floor
     with open(out / "data" / "leaderboard.csv", encoding="utf-8") as fh:
         rows = [r for r in csv.DictReader(fh) if r["source"] == "ours"]
     assert [float(r["md_li_diffusivity_cm2_per_s"]) for r in rows] == pytest.approx([3.0e-5])
@@ -234,3 +234,15 @@ def test_molecule_md_has_no_diffusivity_column(results_with_md, tmp_path):
     assert "D(Li)" not in (out / "index.html").read_text(encoding="utf-8")
     with open(out / "data" / "leaderboard.csv", encoding="utf-8") as fh:
         assert "md_li_diffusivity" not in fh.readline()
+
+
+def test_periodic_stability_judged_by_the_old_single_floor_is_marked():
+    from mlip_bench.leaderboard.md_data import summarise
+
+    run = make_record("nequip-l1-cpu", 100, 0, 57.6, dataset="lips", protocol="plateau")
+    old = periodic_md_record(run, d_li=8e-6, n_stable=1)
+    assert summarise([old]).stable_text == "1/3*"
+    floors = old.stability.model_copy(update={"pair_floors_a": {"Li-Li": 1.75}})
+    assert summarise([old.model_copy(update={"stability": floors})]).stable_text == "1/3"
+    molecule = md_record(make_record("nequip-l1-cpu", 50, 0, 30.0, protocol="plateau"), 2.0, 0.1, n_stable=3)
+    assert summarise([molecule]).stable_text == "3/3"
