@@ -28,7 +28,7 @@ import numpy as np
 
 from mlip_bench.data.catalog import open_store, resolve_variant
 from mlip_bench.md.runner import reference_frames
-from mlip_bench.md.stability import pair_floors, pair_name, reference_pair_minima
+from mlip_bench.md.stability import StabilityCheck
 from mlip_bench.results.md_schema import MDRecord
 
 MAX_REFERENCE_FRAMES = 1000  # the default of ``mlip-bench md --max-reference-frames``
@@ -43,10 +43,10 @@ def floors_for(record: MDRecord) -> dict[str, float]:
         ref = reference_frames(store, start.numbers, MAX_REFERENCE_FRAMES, record.settings.seed, variant)
     finally:
         store.close()
-    if ref.positions is None:
-        return {}
-    minima = reference_pair_minima(ref.positions, ref.cells, np.asarray(start.pbc, dtype=bool), start.numbers)
-    return {pair_name(*p): f for p, f in pair_floors(minima).items()}
+    check = StabilityCheck.for_system(
+        start.positions, start.numbers, start.cell, start.pbc, ref.positions, reference_cells=ref.cells
+    )
+    return check.floors_by_name() or {}
 
 
 def shortest_sampled(r_a: list[float], g: list[float]) -> tuple[float, float] | None:

@@ -781,6 +781,7 @@ def run_md(
                 atoms0.pbc,
                 reference_positions=reference.positions,
                 reference_cells=reference.cells,
+                floors=checks[0].floors if checks else None,  # the same reference: computed once
             )
             checks.append(check)
             base = k * settings.steps

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -113,15 +114,21 @@ class StabilityCheck:
         min_distance_a: float = MIN_DISTANCE_A,
         reference_cells: np.ndarray | None = None,
         pair_floor_factor: float | None = PAIR_FLOOR_FACTOR,
+        floors: dict[tuple[int, int], float] | None = None,
     ) -> "StabilityCheck":
         """The check for a starting frame; ``reference_positions`` (F, N, 3): frames of the same
         molecule whose mean bond lengths are the reference (else the starting frame's), or, for a
         periodic system with ``reference_cells`` (F, 3, 3), the frames whose shortest distance per
-        species pair sets the pair floors (``pair_floor_factor`` None: one global floor)."""
+        species pair sets the pair floors (``pair_floor_factor`` None: one global floor); ``floors``:
+        pair floors already computed from the same reference (another replica's), used as they are."""
         periodic = pbc is not None and bool(np.any(pbc))
         if periodic:
-            floors = None
-            if pair_floor_factor is not None and reference_positions is not None and len(reference_positions):
+            if (
+                floors is None
+                and pair_floor_factor is not None
+                and reference_positions is not None
+                and len(reference_positions)
+            ):
                 cells = reference_cells
                 if cells is None:
                     cells = np.broadcast_to(np.asarray(cell, dtype=np.float64), (len(reference_positions), 3, 3))
@@ -198,15 +205,20 @@ class StabilityCheck:
             return f"atoms {closest[0]}-{closest[1]} at {closest[2]:.2f} Å, closer than {self.min_distance_a} Å"
         return ""
 
-    def _check_pair_floors(self, positions: np.ndarray) -> str:
-        from mlip_bench.data.graphs import neighbor_list
-
+    @cached_property
+    def _floor_table(self) -> np.ndarray:
+        """Floor (Å) by atomic numbers ``[za, zb]``, built once per check, not per MD step."""
         assert self.floors is not None and self.numbers is not None
-        z = self.numbers
-        table = np.full((int(z.max()) + 1,) * 2, self.min_distance_a)
+        table = np.full((int(self.numbers.max()) + 1,) * 2, self.min_distance_a)
         for (a, b), f in self.floors.items():
             if a < len(table) and b < len(table):
                 table[a, b] = table[b, a] = f
+        return table
+
+    def _check_pair_floors(self, positions: np.ndarray) -> str:
+        from mlip_bench.data.graphs import neighbor_list
+
+        z, table = self.numbers, self._floor_table
         i, j, shifts = neighbor_list(positions, self.cell, self.pbc, float(table.max()))
         if len(i) == 0:
             return ""
