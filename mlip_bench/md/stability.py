@@ -233,4 +233,3 @@ class StabilityCheck:
             f"atoms {int(i[k])}-{int(j[k])} ({pair_name(z[i[k]], z[j[k]])}) at {d[k]:.2f} Å, "
             f"closer than {'the pair floor' if self.floors else 'the floor'} {floor[k]:.2f} Å"
         )
-
